@@ -1,0 +1,46 @@
+# optin — `make run` to try it, `make test` to check it. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest -n auto
+LOCAL := DEBUG=true
+
+.PHONY: install run test lint benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(LOCAL) $(BIN)/python manage.py create_local_keys
+	$(LOCAL) $(BIN)/python manage.py migrate --noinput
+	$(LOCAL) $(BIN)/python manage.py load_demo
+	@echo
+	@echo "optin runs on http://127.0.0.1:8000/admin/ — log in as admin / optin-admin"
+	@echo "(or conseiller / optin-conseiller, conformite / optin-conformite). Ctrl-C stops it."
+	@echo
+	$(LOCAL) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The whole suite on SQLite; then on PostgreSQL too when DATABASE_URL names one. Tests that
+# commit from several threads run in their own invocation (they leave committed rows).
+test: lint
+	DATABASE_URL= $(PYTEST) -m "not committed"
+	@if [ -n "$$DATABASE_URL" ]; then \
+		echo "--- PostgreSQL: $$DATABASE_URL"; \
+		$(PYTEST) -m "not committed" && $(BIN)/pytest -m committed; \
+	fi
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/audit_log.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

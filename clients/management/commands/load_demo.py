@@ -1,0 +1,161 @@
+"""python manage.py load_demo — a demo branch, staff and customers; idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clients import services
+from clients.models import Branch, Client, ClientKind, ClientStatus, LegalCapacity, Role
+from clients.roles import ensure_roles
+from optin.audit import Actor
+from optin.models import ActorType, Journey
+from optin.services import record_decision
+
+BRANCH = ("B001", "Agence Paris Opéra")
+STAFF = (
+    # username, password, role, first name, last name
+    ("conseiller", "optin-conseiller", Role.ADVISOR, "Camille", "Martin"),
+    ("conformite", "optin-conformite", Role.COMPLIANCE, "Hugo", "Bernard"),
+    ("admin", "optin-admin", Role.ADMINISTRATOR, "Inès", "Petit"),
+)
+FIRST_NAMES = (
+    "Jeanne",
+    "Louis",
+    "Chloé",
+    "Lucas",
+    "Manon",
+    "Hugo",
+    "Léa",
+    "Nathan",
+    "Emma",
+    "Jules",
+    "Inès",
+    "Arthur",
+    "Sarah",
+    "Théo",
+    "Zoé",
+    "Gabriel",
+    "Alice",
+    "Paul",
+)
+LAST_NAMES = (
+    "Dupont",
+    "Moreau",
+    "Lefèvre",
+    "Garcia",
+    "Roux",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+    "Lambert",
+    "Fontaine",
+    "Rousseau",
+    "Vincent",
+    "Muller",
+    "Faure",
+    "André",
+    "Mercier",
+)
+MEASURES = ("curatelle", "tutelle", "sauvegarde_de_justice")
+DEMO_CLIENTS = 36
+WEB = Actor(ActorType.API_CLIENT, "api:demo-web")
+
+
+class Command(BaseCommand):
+    help = "Load demo data: a branch, three staff accounts and a few dozen customers."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ensure_roles()
+        with transaction.atomic():
+            branch, _ = Branch.objects.get_or_create(code=BRANCH[0], defaults={"name": BRANCH[1]})
+        system = Actor.system("load_demo")
+        users = {}
+        for username, password, role, first, last in STAFF:
+            user = get_user_model().objects.filter(username=username).first()
+            if user is None:
+                user = services.create_staff_member(
+                    actor=system,
+                    username=username,
+                    password=password,
+                    role=role,
+                    branch=branch if role == Role.ADVISOR else None,
+                    first_name=first,
+                    last_name=last,
+                )
+            users[role] = user
+        advisor = Actor(ActorType.ADVISOR, f"staff:{users[Role.ADVISOR].pk}", branch.code)
+        created = sum(self._client(i, branch, advisor) for i in range(1, DEMO_CLIENTS + 1))
+        self.stdout.write(f"Demo data ready ({created} new customers, branch {branch.code}).")
+        self.stdout.write("Staff accounts (username / password):")
+        for username, password, role, _first, _last in STAFF:
+            self.stdout.write(f"  {username} / {password}  ({Role(role).label})")
+
+    def _client(self, i: int, branch: Branch, advisor: Actor) -> int:
+        number = f"DEMO-{i:04d}"
+        if Client.objects.filter(client_number=number).exists():
+            return 0
+        rng = random.Random(i)  # the same customers on every machine  # noqa: S311
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        kind = ClientKind.PROFESSIONAL if i % 9 == 0 else ClientKind.INDIVIDUAL
+        age = 15 if i % 11 == 0 else rng.randint(19, 85)
+        measure = MEASURES[i % 3] if i % 13 == 0 else ""
+        domain = "entreprise-exemple.fr" if kind == ClientKind.PROFESSIONAL else "exemple.fr"
+        services.create_client(
+            actor=advisor,
+            client_number=number,
+            kind=kind,
+            civility=rng.choice(("M", "MME")),
+            first_name=first,
+            last_name=last,
+            birth_date=dt.date(2026 - age, rng.randint(1, 12), rng.randint(1, 28)),
+            legal_capacity=LegalCapacity.PROTECTED if measure else LegalCapacity.FULL,
+            protection_measure=measure,
+            email=f"{first.lower()}.{last.lower()}{i}@{domain}" if i % 7 else "",
+            mobile=f"06{rng.randint(10_000_000, 99_999_999)}" if i % 5 else "",
+            branch=branch,
+            status=ClientStatus.CUSTOMER if i % 4 else ClientStatus.PROSPECT,
+            objection_notice_shown=kind == ClientKind.PROFESSIONAL,
+        )
+        self._decisions(i, number, advisor)
+        return 1
+
+    def _decisions(self, i: int, number: str, advisor: Actor) -> None:
+        """Varied states: digital grants, branch refusals, withdrawals, no answer."""
+        if i % 11 == 0 or i % 13 == 0:
+            return  # minors and protected adults are never asked
+        plan = {0: ("email", "grant"), 1: ("sms_push", "grant"), 2: ("email", "refuse")}
+        for step, (channel, decision) in plan.items():
+            if (i + step) % 3 == 0:
+                continue
+            journey = (
+                Journey.DIGITAL_SELF_SERVICE
+                if decision == "grant"
+                else (Journey.BRANCH_CONTACT_UPDATE)
+            )
+            record_decision(
+                client_number=number,
+                channel=channel,
+                decision=decision,
+                journey=journey,
+                actor=WEB if decision == "grant" else advisor,
+                wording_version=f"{channel}-v1",
+                affirmative_action=True if decision == "grant" else None,
+                evidence={"ip": "192.0.2.10", "user_agent": "Mozilla/5.0 (demo)"}
+                if decision == "grant"
+                else {"identity_document": "cni"},
+            )
+        if i % 6 == 0:
+            record_decision(
+                client_number=number,
+                channel="sms_push",
+                decision="withdraw",
+                journey=Journey.BRANCH_REQUEST,
+                actor=advisor,
+                evidence={"request_means": "in_person"},
+            )

@@ -1,0 +1,392 @@
+"""Writes about customers and staff. Each runs in one transaction with its log entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clients.models import (
+    Branch,
+    Client,
+    ClientKind,
+    ClientStatus,
+    LegalCapacity,
+    StaffProfile,
+    consent_ineligibility,
+    today_in_paris,
+)
+from clients.roles import set_role_group
+from clients.validators import normalize_email, normalize_mobile
+from optin import audit, crypto, policy
+from optin.audit import Actor
+from optin.errors import DomainError, ErrorCode
+from optin.models import Channel, ConsentState, ConsentStatus
+from optin.services import lapse_consents
+
+CONTACT_FIELDS = {Channel.EMAIL: "email", Channel.SMS_PUSH: "mobile"}
+
+
+def _clean_contacts(email: str | None, mobile: str | None) -> dict[str, str]:
+    """Normalise the given contact points (R66, R67); "" removes one, None leaves it."""
+    cleaned: dict[str, str] = {}
+    errors: dict[str, list[ValidationError]] = {}
+    for name, value, normalize in (
+        ("email", email, normalize_email),
+        ("mobile", mobile, normalize_mobile),
+    ):
+        if value is None:
+            continue
+        if not value.strip():
+            cleaned[name] = ""
+            continue
+        try:
+            cleaned[name] = normalize(value)
+        except ValidationError as exc:
+            errors[name] = [exc]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _check_birth_date(kind: str, birth_date: dt.date | None) -> None:
+    """R68: required for individuals, a real date, not in the future."""
+    if kind == ClientKind.INDIVIDUAL and birth_date is None:
+        raise ValidationError(
+            {"birth_date": _("La date de naissance est obligatoire pour un particulier.")},
+            code="required",
+        )
+    if birth_date is not None and birth_date > today_in_paris():
+        raise ValidationError(
+            {"birth_date": _("La date de naissance ne peut pas être dans le futur.")},
+            code="future",
+        )
+
+
+@transaction.atomic
+def create_client(
+    *,
+    actor: Actor,
+    client_number: str,
+    kind: str,
+    last_name: str,
+    branch: Branch,
+    first_name: str = "",
+    civility: str = "",
+    birth_date: dt.date | None = None,
+    legal_capacity: str = LegalCapacity.FULL,
+    protection_measure: str = "",
+    is_legal_entity: bool = False,
+    email: str = "",
+    mobile: str = "",
+    status: str = ClientStatus.PROSPECT,
+    objection_notice_shown: bool = False,
+) -> Client:
+    """Create a customer or prospect (R66-R68) with both channels at `none` (R3).
+
+    Raises ValidationError with field errors; a duplicate client number is the error code
+    `duplicate` on `client_number`.
+    """
+    contacts = _clean_contacts(email, mobile)
+    _check_birth_date(kind, birth_date)
+    client = Client(
+        client_number=client_number.strip(),
+        kind=kind,
+        is_legal_entity=is_legal_entity,
+        civility=civility,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        birth_date=birth_date,
+        legal_capacity=legal_capacity,
+        protection_measure=protection_measure,
+        email=contacts.get("email", ""),
+        mobile=contacts.get("mobile", ""),
+        branch=branch,
+        status=status,
+        objection_notice_shown=objection_notice_shown,
+    )
+    _validate_client(client)
+    if Client.objects.filter(client_number=client.client_number).exists():
+        raise ValidationError(
+            {"client_number": ValidationError(_("Ce numéro client existe déjà."), code="duplicate")}
+        )
+    client.save(force_insert=True)
+    crypto.ensure_client_key(client.pk)
+    ConsentState.objects.bulk_create(
+        [ConsentState(client=client, channel=channel) for channel in Channel.values]
+    )
+    audit.append(
+        action="client.created",
+        actor=actor,
+        client_id=client.pk,
+        client_number=client.client_number,
+        data={
+            "kind": client.kind,
+            "is_legal_entity": client.is_legal_entity,
+            "branch": branch.code,
+            "status": client.status,
+            "legal_capacity": client.legal_capacity,
+            "protection_measure": client.protection_measure,
+            "objection_notice_shown": client.objection_notice_shown,
+        },
+        personal=client.as_identity(),
+    )
+    return client
+
+
+def _validate_client(client: Client) -> None:
+    if client.is_protected and client.protection_measure not in policy.PROTECTIVE_MEASURES:
+        raise ValidationError(
+            {"protection_measure": _("Indiquez la mesure de protection.")}, code="required"
+        )
+    if not client.is_protected and client.protection_measure:
+        raise ValidationError(
+            {"protection_measure": _("Une mesure suppose un majeur protégé.")}, code="invalid"
+        )
+    if client.kind == ClientKind.INDIVIDUAL and client.is_legal_entity:
+        raise ValidationError(
+            {"is_legal_entity": _("Un particulier n'est pas une personne morale.")}, code="invalid"
+        )
+    client.full_clean(validate_unique=False, validate_constraints=False)
+
+
+def lock_client(client_number: str) -> Client:
+    client = Client.objects.select_for_update().filter(client_number=client_number).first()
+    if client is None:
+        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+    return client
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    client: Client
+    changed: list[str]  # channels whose contact point changed
+    optin_invitation: list[str]  # channels to invite (R44)
+
+
+@transaction.atomic
+def change_contact_details(
+    *,
+    actor: Actor,
+    client_number: str,
+    email: str | None = None,
+    mobile: str | None = None,
+    expected_version: int | None = None,
+    confirmed: bool = False,
+    journey: str = "",
+) -> ContactChange:
+    """Add, change, remove or confirm a client's e-mail and mobile (R43-R45).
+
+    States are kept whatever changes (R43). The channels returned in `optin_invitation` are
+    those whose contact point was added, changed or confirmed (`confirmed=True`), that are not
+    `granted`, for a person who may consent (R44); removing a contact point invites nothing.
+    A stale `expected_version` raises DomainError(conflict) carrying the current values (R45).
+    Bad values raise ValidationError with field errors. Nothing is written when it raises.
+    """
+    cleaned = _clean_contacts(email, mobile)
+    client = lock_client(client_number)
+    if expected_version is not None and expected_version != client.version:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            _("La fiche a été modifiée entre-temps : rechargez-la avant de la changer."),
+            current={"version": client.version, "email": client.email, "mobile": client.mobile},
+        )
+    touched: list[str] = []
+    changed: list[str] = []
+    for channel, field in CONTACT_FIELDS.items():
+        if field not in cleaned:
+            continue
+        old, new = getattr(client, field), cleaned[field]
+        if old == new and not confirmed:
+            continue
+        if old != new:
+            changed.append(channel)
+            setattr(client, field, new)
+        if new:
+            touched.append(channel)
+        audit.append(
+            action="client.contact_changed" if old != new else "client.contact_confirmed",
+            actor=actor,
+            client_id=client.pk,
+            client_number=client.client_number,
+            channel=channel,
+            data={"journey": journey, "removed": not new},
+            personal={"old": old, "new": new},
+        )
+    if changed:
+        client.version += 1
+        client.updated_at = timezone.now()
+        client.save(update_fields=["email", "mobile", "version", "updated_at"])
+    invite: list[str] = []
+    if touched and consent_ineligibility(client) is None:
+        granted = set(
+            ConsentState.objects.filter(
+                client=client, channel__in=touched, status=ConsentStatus.GRANTED
+            ).values_list("channel", flat=True)
+        )
+        invite = [channel for channel in touched if channel not in granted]
+    return ContactChange(client=client, changed=changed, optin_invitation=invite)
+
+
+@transaction.atomic
+def change_legal_capacity(
+    *,
+    actor: Actor,
+    client_number: str,
+    legal_capacity: str,
+    protection_measure: str = "",
+    reference: str,
+    occurred_at: dt.datetime | None = None,
+) -> list[str]:
+    """Record a protection measure, or its lifting (R6, R7 / D1).
+
+    Logs the change with its actor, measure and the judgment's reference. A measure makes the
+    granted and pending consents lapse in this same transaction (returns those channels);
+    lifting it revives nothing.
+    """
+    if not reference.strip():
+        raise ValidationError(
+            {"reference": _("Indiquez la référence du jugement ou de la notification.")}
+        )
+    client = lock_client(client_number)
+    before = (client.legal_capacity, client.protection_measure)
+    client.legal_capacity = legal_capacity
+    client.protection_measure = (
+        protection_measure if legal_capacity == LegalCapacity.PROTECTED else ""
+    )
+    _validate_client(client)
+    if (client.legal_capacity, client.protection_measure) == before:
+        return []
+    when = occurred_at or timezone.now()
+    client.updated_at = timezone.now()
+    client.save(update_fields=["legal_capacity", "protection_measure", "updated_at"])
+    audit.append(
+        action="client.capacity_changed",
+        actor=actor,
+        occurred_at=when,
+        client_id=client.pk,
+        client_number=client.client_number,
+        data={
+            "from": {"legal_capacity": before[0], "protection_measure": before[1]},
+            "to": {
+                "legal_capacity": client.legal_capacity,
+                "protection_measure": client.protection_measure,
+            },
+        },
+        personal={"reference": reference.strip()},
+    )
+    if client.is_protected and policy.LAPSE_ON_INCAPACITY:
+        return lapse_consents(client=client, reason="legal_capacity", occurred_at=when)
+    return []
+
+
+@transaction.atomic
+def correct_birth_date(
+    *, actor: Actor, client_number: str, birth_date: dt.date, reference: str = ""
+) -> list[str]:
+    """Correct a birth date (R68); a correction making the person a minor lapses their granted
+    and pending consents (R7 / D1). Returns the channels that lapsed."""
+    client = lock_client(client_number)
+    _check_birth_date(client.kind, birth_date)
+    old = client.birth_date
+    if old == birth_date:
+        return []
+    client.birth_date = birth_date
+    client.updated_at = timezone.now()
+    client.save(update_fields=["birth_date", "updated_at"])
+    audit.append(
+        action="client.birth_date_corrected",
+        actor=actor,
+        client_id=client.pk,
+        client_number=client.client_number,
+        personal={
+            "old": old.isoformat() if old else None,
+            "new": birth_date.isoformat(),
+            "reference": reference,
+        },
+    )
+    if client.is_minor() and policy.LAPSE_ON_INCAPACITY:
+        return lapse_consents(client=client, reason="legal_capacity", occurred_at=timezone.now())
+    return []
+
+
+IDENTITY_FIELDS = ("civility", "first_name", "last_name", "status", "branch")
+
+
+@transaction.atomic
+def update_client_identity(*, actor: Actor, client_number: str, **values: Any) -> Client:
+    """Change names, civility, status or branch (not contact data, capacity or birth date)."""
+    unknown = set(values) - set(IDENTITY_FIELDS)
+    if unknown:
+        raise TypeError(f"not identity fields: {sorted(unknown)}")
+    client = lock_client(client_number)
+    old = {name: getattr(client, name) for name in values}
+    for name, value in values.items():
+        setattr(client, name, value)
+    _validate_client(client)
+    changed = [name for name in values if getattr(client, name) != old[name]]
+    if not changed:
+        return client
+    client.updated_at = timezone.now()
+    client.save(update_fields=[*changed, "updated_at"])
+    plain = {
+        n: str(getattr(client, n).code if n == "branch" else getattr(client, n))
+        for n in changed
+        if n in ("status", "branch")
+    }
+    personal = {n: getattr(client, n) for n in changed if n not in ("status", "branch")}
+    audit.append(
+        action="client.identity_changed",
+        actor=actor,
+        client_id=client.pk,
+        client_number=client.client_number,
+        data={"changed": sorted(changed), **plain},
+        personal=personal or None,
+    )
+    return client
+
+
+@transaction.atomic
+def create_staff_member(
+    *,
+    actor: Actor,
+    username: str,
+    password: str | None,
+    role: str,
+    branch: Branch | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+) -> AbstractUser:
+    """Create a staff account with its role group and profile; logged (R55)."""
+    user_model = get_user_model()
+    user: AbstractUser = user_model(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        is_staff=True,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    profile = StaffProfile(user=user, role=role, branch=branch)
+    profile.full_clean()
+    profile.save()
+    set_role_group(user, role)
+    audit.append(
+        action="staff.created",
+        actor=actor,
+        data={"staff": f"staff:{user.pk}", "role": role, "branch": branch.code if branch else ""},
+    )
+    return user

@@ -1,0 +1,315 @@
+"""The append-only, hash-chained log: canonical JSON, chaining, appending, verifying.
+
+A leaf module: it imports nothing from `clients` or `signatures`; entries name customers by id
+and number only (STYLE.md).
+
+Each entry's hash is SHA-256 over ``prev_hash "\\n" header "\\n" payload`` where `header` is
+the canonical JSON of the entry's columns and `payload` the stored canonical JSON. Canonical
+JSON is sorted keys, no whitespace, UTF-8, no floats; neither part can contain a raw newline,
+so the concatenation is unambiguous.
+
+Appends are serialized on the chain head inside the writer's transaction: on PostgreSQL by a
+transaction-level advisory lock (released at COMMIT) after which the head is read and the
+sequence assigned; on SQLite every write transaction already holds the database's single write
+lock from its start (transaction mode IMMEDIATE). `seq` and `hash` are UNIQUE, so a forked
+chain cannot be committed even if the lock were bypassed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from optin import crypto
+from optin.models import ActorType, AuditEntry
+
+GENESIS_HASH = "0" * 64
+# Key of the PostgreSQL advisory lock serializing appends ("optin" in ASCII).
+CHAIN_LOCK_KEY = 0x6F7074696E
+
+# Columns read by verification, in this order.
+ROW_FIELDS = (
+    "seq",
+    "recorded_at",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "action",
+    "client_id",
+    "client_number",
+    "channel",
+    "wording_version",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who recorded an entry (R51): type, identity and, for staff, their branch."""
+
+    type: ActorType
+    id: str
+    branch: str = ""
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(ActorType.SYSTEM, job)
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}" + (f"@{self.branch}" if self.branch else "")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 kept; refuses NaN and non-JSON types."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def header_json(
+    seq: int,
+    recorded_at: dt.datetime,
+    occurred_at: dt.datetime,
+    actor_type: str,
+    actor_id: str,
+    action: str,
+    client_id: int | None,
+    client_number: str,
+    channel: str,
+    wording_version: str,
+) -> str:
+    return canonical_json(
+        {
+            "action": action,
+            "actor_id": actor_id,
+            "actor_type": actor_type,
+            "channel": channel,
+            "client_id": client_id,
+            "client_number": client_number,
+            "occurred_at": _utc(occurred_at),
+            "recorded_at": _utc(recorded_at),
+            "seq": seq,
+            "wording_version": wording_version,
+        }
+    )
+
+
+def chain_hash(prev_hash: str, header: str, payload: str) -> str:
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(header.encode("utf-8"))
+    digest.update(b"\n")
+    digest.update(payload.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def lock_chain_head() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    # SQLite: the transaction holds the database write lock since BEGIN IMMEDIATE.
+
+
+def append(
+    *,
+    action: str,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    client_id: int | None = None,
+    client_number: str = "",
+    channel: str = "",
+    wording_version: str = "",
+    data: dict[str, Any] | None = None,
+    personal: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain, inside the caller's transaction (R51, R53).
+
+    `data` holds non-personal facts; `personal` (names, contact points, IP addresses, user
+    agents) is encrypted with the client's key and stored as ciphertext under "personal".
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.append must run inside the writer's transaction")
+    payload_obj: dict[str, Any] = dict(data or {})
+    if actor.branch:
+        payload_obj["actor_branch"] = actor.branch
+    if personal:
+        if client_id is None:
+            raise ValueError("personal data in the log must belong to a client")
+        payload_obj["personal"] = crypto.seal(client_id, personal)
+    payload = canonical_json(payload_obj)
+
+    lock_chain_head()  # held until COMMIT: keep what follows short
+    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    recorded_at = timezone.now()
+    occurred = occurred_at or recorded_at
+    header = header_json(
+        seq,
+        recorded_at,
+        occurred,
+        str(actor.type),
+        actor.id,
+        action,
+        client_id,
+        client_number,
+        channel,
+        wording_version,
+    )
+    entry = AuditEntry(
+        seq=seq,
+        recorded_at=recorded_at,
+        occurred_at=occurred,
+        actor_type=str(actor.type),
+        actor_id=actor.id,
+        action=action,
+        client_id=client_id,
+        client_number=client_number,
+        channel=channel,
+        wording_version=wording_version,
+        payload=payload,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, header, payload),
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def personal_data(entry: AuditEntry) -> dict[str, Any] | None:
+    """The decrypted personal values of an entry; None if none or the key was destroyed."""
+    sealed = json.loads(entry.payload).get("personal")
+    if not sealed or entry.client_id is None:
+        return None
+    return crypto.unseal(entry.client_id, sealed)
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"entry #{self.seq}: {self.message}" if self.seq is not None else self.message
+
+
+@dataclass
+class ProjectedState:
+    status: str
+    prior_status: str
+    since: str | None
+    journey: str
+    wording_version: str
+    last_seq: int
+
+
+@dataclass
+class ChainVerifier:
+    """Checks rows fed in sequence order and replays the consent states they declare.
+
+    Pure: no database access. `feed` returns the first problem of a row, or None.
+    """
+
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    states: dict[tuple[int, str], ProjectedState] = field(default_factory=dict)
+    hashes_at: dict[int, str] = field(default_factory=dict)
+    watch: frozenset[int] = frozenset()  # sequences whose hash checkpoints will compare
+
+    def feed(self, row: tuple[Any, ...]) -> Problem | None:
+        (seq, recorded_at, occurred_at, actor_type, actor_id, action, client_id) = row[:7]
+        client_number, channel, wording_version, payload, prev_hash, own_hash = row[7:]
+        expected = self.head_seq + 1
+        if seq != expected:
+            return Problem(expected, f"missing: the log jumps from #{self.head_seq} to #{seq}")
+        if prev_hash != self.head_hash:
+            return Problem(seq, "its previous hash does not match the entry before it")
+        header = header_json(
+            seq,
+            recorded_at,
+            occurred_at,
+            actor_type,
+            actor_id,
+            action,
+            client_id,
+            client_number,
+            channel,
+            wording_version,
+        )
+        if chain_hash(prev_hash, header, payload) != own_hash:
+            return Problem(seq, "its content does not match its hash (altered)")
+        if channel and client_id is not None and action.startswith("consent."):
+            problem = self._replay(seq, client_id, channel, payload)
+            if problem:
+                return problem
+        self.entries += 1
+        self.head_seq, self.head_hash = seq, own_hash
+        if seq in self.watch:
+            self.hashes_at[seq] = own_hash
+        return None
+
+    def _replay(self, seq: int, client_id: int, channel: str, payload: str) -> Problem | None:
+        state = json.loads(payload).get("state")
+        if not state:
+            return None
+        previous = self.states.get((client_id, channel))
+        before = previous.status if previous else "none"
+        if state.get("from") != before:
+            return Problem(
+                seq,
+                f"declares a change from {state.get('from')} but client {client_id} "
+                f"{channel} was {before}",
+            )
+        self.states[client_id, channel] = ProjectedState(
+            status=state["to"],
+            prior_status=state.get("prior") or "",
+            since=state.get("since"),
+            journey=state.get("journey") or "",
+            wording_version=state.get("wording_version") or "",
+            last_seq=seq,
+        )
+        return None
+
+
+def verify_rows(rows: Iterable[tuple[Any, ...]], verifier: ChainVerifier) -> Problem | None:
+    for row in rows:
+        problem = verifier.feed(row)
+        if problem is not None:
+            return problem
+    return None
+
+
+def stream_rows(chunk_size: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    """All entries in sequence order, streamed (a server-side cursor on PostgreSQL)."""
+    return AuditEntry.objects.order_by("seq").values_list(*ROW_FIELDS).iterator(chunk_size)
+
+
+def state_row(projection: ProjectedState | None) -> tuple[str, str, str | None, str, str]:
+    if projection is None:
+        return ("none", "", None, "", "")
+    return (
+        projection.status,
+        projection.prior_status,
+        projection.since,
+        projection.journey,
+        projection.wording_version,
+    )
+
+
+def iso_or_none(moment: dt.datetime | None) -> str | None:
+    return _utc(moment) if moment is not None else None

@@ -1,0 +1,124 @@
+"""Per-client encryption of the log's personal data (crypto-shredding, R64).
+
+Each client has a random 256-bit data key, stored wrapped (AES-GCM) by the master key from the
+environment. Personal values of a log entry are sealed with the client's key before the entry
+is hashed, so destroying the key later leaves the chain verifiable and the data unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+
+from optin.models import ClientKey
+
+SEAL_PREFIX = "v1."
+_NONCE = 12
+
+
+@functools.lru_cache(maxsize=4)
+def _decode_master(raw: str) -> bytes:
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except ValueError:
+        raise ImproperlyConfigured("OPTIN_AUDIT_MASTER_KEY is not valid base64.") from None
+    if len(key) != 32:
+        raise ImproperlyConfigured("OPTIN_AUDIT_MASTER_KEY must decode to 32 bytes.")
+    return key
+
+
+def master_key() -> bytes:
+    raw = settings.OPTIN_AUDIT_MASTER_KEY
+    if not raw:
+        path = settings.OPTIN_LOCAL_MASTER_KEY_FILE
+        try:
+            raw = path.read_text(encoding="ascii")
+        except OSError:
+            raise ImproperlyConfigured(
+                "No master key for the audit log's personal data: set OPTIN_AUDIT_MASTER_KEY "
+                f"(or OPTIN_AUDIT_MASTER_KEY_FILE), or run `python manage.py "
+                f"create_local_keys` to write {path}."
+            ) from None
+    return _decode_master(raw)
+
+
+def master_key_id() -> str:
+    return hashlib.sha256(b"optin-master-key-id" + master_key()).hexdigest()[:16]
+
+
+def new_master_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def _key_aad(client_id: int) -> bytes:
+    return f"optin-client-key:{client_id}".encode()
+
+
+def _data_aad(client_id: int) -> bytes:
+    return f"optin-audit-personal:{client_id}".encode()
+
+
+def ensure_client_key(client_id: int) -> None:
+    """Create the client's data key if it has none (inside the caller's transaction)."""
+    if ClientKey.objects.filter(client_id=client_id).exists():
+        return
+    key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(_NONCE)
+    wrapped = nonce + AESGCM(master_key()).encrypt(nonce, key, _key_aad(client_id))
+    try:
+        with transaction.atomic():
+            ClientKey.objects.create(
+                client_id=client_id, wrapped_key=wrapped, master_key_id=master_key_id()
+            )
+    except IntegrityError:
+        pass  # created meanwhile by a concurrent writer: theirs serves
+
+
+def _client_key(client_id: int) -> bytes | None:
+    row = (
+        ClientKey.objects.filter(client_id=client_id)
+        .values_list("wrapped_key", "destroyed_at")
+        .first()
+    )
+    if row is None or row[1] is not None or not row[0]:
+        return None
+    wrapped = bytes(row[0])
+    return AESGCM(master_key()).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _key_aad(client_id))
+
+
+def seal(client_id: int, data: dict[str, Any]) -> str:
+    """Encrypt personal values for one client's log entry; returns an opaque string."""
+    ensure_client_key(client_id)
+    key = _client_key(client_id)
+    if key is None:
+        raise ImproperlyConfigured(f"The data key of client {client_id} was destroyed.")
+    nonce = os.urandom(_NONCE)
+    plain = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), _data_aad(client_id))
+    return SEAL_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(client_id: int, token: str) -> dict[str, Any] | None:
+    """The personal values, or None when the client's key was destroyed (erasure)."""
+    if not token.startswith(SEAL_PREFIX):
+        raise ValueError("not a sealed value")
+    key = _client_key(client_id)
+    if key is None:
+        return None
+    raw = base64.b64decode(token[len(SEAL_PREFIX) :])
+    try:
+        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _data_aad(client_id))
+    except InvalidTag:
+        raise ValueError("sealed value does not belong to this client or was altered") from None
+    result: dict[str, Any] = json.loads(plain)
+    return result

@@ -1,0 +1,62 @@
+"""Domain refusals (R71): one error type carrying a machine code that names the rule."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    NOT_AFFIRMATIVE = "not_affirmative"  # R17
+    INELIGIBLE_PERSON = "ineligible_person"  # R4-R6, R9
+    UNKNOWN_WORDING = "unknown_wording"  # R18
+    WRONG_CHANNEL = "wrong_channel"  # R1, R18
+    INACTIVE_WORDING = "inactive_wording"  # R18
+    OCCURRED_IN_FUTURE = "occurred_in_future"  # R21
+    OCCURRED_BEFORE_WORDING = "occurred_before_wording"  # R21
+    OCCURRED_TOO_OLD = "occurred_too_old"  # R21
+    FORM_NOT_PENDING = "form_not_pending"  # R26
+    FORM_WRONG_CLIENT = "form_wrong_client"  # R26
+    CONFLICT = "conflict"  # R45, R37
+    INVALID_TRANSITION = "invalid_transition"  # R12 "—" cells
+    JOURNEY_NOT_ALLOWED = "journey_not_allowed"  # R35
+    UNKNOWN_CLIENT = "unknown_client"
+    INVALID_DECISION = "invalid_decision"
+    WORDING_IN_USE = "wording_in_use"  # R57
+
+
+class IneligibleReason(StrEnum):
+    """Sub-reasons of `ineligible_person` (R4)."""
+
+    MINOR = "minor"
+    PROTECTED_ADULT = "protected_adult"
+    NOT_NATURAL_PERSON = "not_natural_person"
+    ERASED = "erased"
+
+
+# The HTTP status a refusal maps to; everything not listed is a rule refusal (422).
+HTTP_STATUS = {
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.UNKNOWN_CLIENT: 404,
+    ErrorCode.JOURNEY_NOT_ALLOWED: 403,
+}
+
+
+class DomainError(Exception):
+    """A refusal by a rule. Raised inside the writer's transaction, so nothing is written."""
+
+    def __init__(self, code: ErrorCode, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 422)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, **self.extra}
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code!s}, {self.message!r})"

@@ -1,0 +1,141 @@
+"""Reads of the consent domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import F, FilteredRelation, Q
+from django.utils.translation import gettext as _
+
+from clients.models import Client, ClientKind, LegalCapacity, adulthood_date, today_in_paris
+from optin import policy
+from optin.errors import DomainError, ErrorCode
+from optin.models import Channel, ConsentStatus, SuppressionEntry
+from optin.services import suppression_digest
+
+MAX_ELIGIBILITY_BATCH = 10_000  # R48
+
+
+class Reason:
+    """The reason codes of R47, in the order of its table."""
+
+    UNKNOWN_CLIENT = "unknown_client"
+    ERASED = "erased"
+    MINOR = "minor"
+    PROTECTED_ADULT = "protected_adult"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    PENDING_SIGNATURE = "pending_signature"
+    PENDING_CONFIRMATION = "pending_confirmation"
+    NO_CONSENT = "no_consent"
+    NO_CONTACT_POINT = "no_contact_point"
+    GRANTED = "granted"
+    B2B_NO_OBJECTION = "b2b_no_objection"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    client_number: str
+    eligible: bool
+    reason: str
+
+
+_FIELDS = (
+    "client_number",
+    "kind",
+    "birth_date",
+    "legal_capacity",
+    "erased_at",
+    "email",
+    "mobile",
+)
+
+
+def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility]:
+    """R47-R48: who may receive a commercial message on `channel`, with the reason.
+
+    Answers in the order asked, each occurrence (duplicates included), unknown numbers as
+    `unknown_client`. Runs one query for the clients and their states (plus one for the
+    suppression list on e-mail when professionals are asked about), whatever the batch size.
+    Raises DomainError for a wrong channel or a batch over 10,000 (never a partial answer).
+    """
+    if channel not in Channel.values:
+        raise DomainError(ErrorCode.WRONG_CHANNEL, _("Canal inconnu : %(c)s.") % {"c": channel})
+    if len(client_numbers) > MAX_ELIGIBILITY_BATCH:
+        raise DomainError(
+            ErrorCode.INVALID_DECISION,
+            _("Au plus %(n)s numéros par demande.") % {"n": MAX_ELIGIBILITY_BATCH},
+        )
+    wanted = {number for number in client_numbers if isinstance(number, str)}
+    rows = (
+        Client.objects.filter(client_number__in=wanted)
+        .alias(
+            state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
+        )
+        .values(*_FIELDS, status=F("state__status"))
+    )
+    found = {row["client_number"]: row for row in rows}
+    suppressed: set[str] = set()
+    if channel in policy.B2B_OPT_OUT_CHANNELS:
+        digests = {
+            suppression_digest(row["email"]): number
+            for number, row in found.items()
+            if row["kind"] == ClientKind.PROFESSIONAL and row["email"]
+        }
+        if digests:
+            suppressed = {
+                digests[d]
+                for d in SuppressionEntry.objects.filter(
+                    channel=channel, digest__in=list(digests)
+                ).values_list("digest", flat=True)
+            }
+    today = today_in_paris()
+    answers = []
+    for number in client_numbers:
+        row = found.get(number) if isinstance(number, str) else None
+        reason = _reason(channel, row, today, number in suppressed)
+        answers.append(
+            Eligibility(
+                client_number=str(number),
+                eligible=reason in (Reason.GRANTED, Reason.B2B_NO_OBJECTION),
+                reason=reason,
+            )
+        )
+    return answers
+
+
+def _reason(channel: str, row: dict[str, object] | None, today: dt.date, suppressed: bool) -> str:
+    """The first matching line of R47's table."""
+    if row is None:
+        return Reason.UNKNOWN_CLIENT
+    if row["erased_at"] is not None:
+        return Reason.ERASED
+    individual = row["kind"] == ClientKind.INDIVIDUAL
+    birth_date = row["birth_date"]
+    if individual and (not isinstance(birth_date, dt.date) or today < adulthood_date(birth_date)):
+        return Reason.MINOR
+    if individual and row["legal_capacity"] == LegalCapacity.PROTECTED:
+        return Reason.PROTECTED_ADULT
+    status = row["status"] or ConsentStatus.NONE
+    opt_out = not individual and channel in policy.B2B_OPT_OUT_CHANNELS
+    if status == ConsentStatus.REFUSED:
+        return Reason.REFUSED
+    if status == ConsentStatus.WITHDRAWN or (opt_out and suppressed):
+        return Reason.WITHDRAWN
+    if status == ConsentStatus.PENDING_SIGNATURE:
+        return Reason.PENDING_SIGNATURE
+    if status == ConsentStatus.PENDING_CONFIRMATION:
+        return Reason.PENDING_CONFIRMATION
+    if status == ConsentStatus.NONE and not opt_out:
+        return Reason.NO_CONSENT
+    if not row[channel_field(channel)]:
+        return Reason.NO_CONTACT_POINT
+    if status == ConsentStatus.GRANTED:
+        return Reason.GRANTED
+    return Reason.B2B_NO_OBJECTION
+
+
+def channel_field(channel: str) -> str:
+    return "email" if channel == Channel.EMAIL else "mobile"

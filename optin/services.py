@@ -1,0 +1,505 @@
+"""Writes of the consent domain. Each runs in one transaction with its log entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clients.models import PARIS, Client, consent_ineligibility
+from optin import audit, policy
+from optin.audit import Actor
+from optin.errors import DomainError, ErrorCode
+from optin.models import (
+    BRANCH_JOURNEYS,
+    DIGITAL_JOURNEYS,
+    ActorType,
+    AuditEntry,
+    Channel,
+    ConsentState,
+    ConsentStatus,
+    IdempotencyRecord,
+    Journey,
+    SuppressionEntry,
+    Wording,
+    text_sha256,
+)
+from optin.transitions import Event, InvalidTransition, Step, decide
+
+
+class Decision(StrEnum):
+    GRANT = "grant"
+    REFUSE = "refuse"
+    WITHDRAW = "withdraw"
+
+
+# R35: which journeys each kind of actor may record through record_decision.
+JOURNEYS_BY_ACTOR: dict[str, frozenset[str]] = {
+    ActorType.API_CLIENT: frozenset(DIGITAL_JOURNEYS),
+    ActorType.ADVISOR: frozenset(BRANCH_JOURNEYS),
+    ActorType.CUSTOMER: frozenset({Journey.UNSUBSCRIBE_LINK}),
+    ActorType.SYSTEM: frozenset({Journey.SMS_STOP, Journey.ERASURE_REQUEST}),
+}
+# Journeys that can only withdraw.
+WITHDRAW_ONLY = frozenset({Journey.UNSUBSCRIBE_LINK, Journey.SMS_STOP, Journey.ERASURE_REQUEST})
+# Evidence keys that are personal data, stored encrypted (R52, R64).
+PERSONAL_EVIDENCE = frozenset({"ip", "user_agent"})
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    client_number: str
+    channel: str
+    status: str
+    since: str | None
+    journey: str
+    wording_version: str
+    recorded: bool  # False when nothing was written (R15 repeats)
+    seq: int | None
+    effects: list[str] = field(default_factory=list)
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("replayed")
+        return data
+
+
+# --- the single path of every state change -------------------------------------------------
+
+
+def suppression_digest(contact_point: str) -> str:
+    """The keyed hash under which a contact point sits on the suppression list (R62)."""
+    normalised = contact_point.strip().lower()
+    key = str(settings.OPTIN_SUPPRESSION_KEY).encode("utf-8")
+    return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def apply_event(
+    *,
+    client: Client,
+    channel: str,
+    event: Event,
+    actor: Actor,
+    journey: str,
+    occurred_at: dt.datetime,
+    wording: Wording | None = None,
+    data: Mapping[str, Any] | None = None,
+    personal: Mapping[str, Any] | None = None,
+) -> tuple[Step, ConsentState, AuditEntry | None]:
+    """Move one channel of a locked client through the state machine and log it (R11-R16).
+
+    The caller holds the client row lock (select_for_update) inside its transaction; this
+    locks the state row, decides the step, appends the entry and saves the projection. A "—"
+    cell raises DomainError(invalid_transition) and writes nothing.
+    """
+    state, _created = ConsentState.objects.select_for_update().get_or_create(
+        client=client, channel=channel
+    )
+    double_optin = (
+        policy.email_double_optin() and channel == Channel.EMAIL and journey in DIGITAL_JOURNEYS
+    )
+    try:
+        step = decide(
+            ConsentStatus(state.status),
+            ConsentStatus(state.prior_status) if state.prior_status else None,
+            event,
+            double_optin=double_optin,
+        )
+    except InvalidTransition as exc:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            _("Cette opération n'est pas possible dans l'état actuel (%(state)s).")
+            % {"state": state.status},
+            state=state.status,
+        ) from exc
+    if not step.writes:
+        return step, state, None
+
+    changed = step.status != state.status
+    since = occurred_at if changed or state.since is None else state.since
+    if wording is not None:
+        wording_version = wording.version
+    else:
+        wording_version = "" if changed else state.wording_version
+    projection = {
+        "from": state.status,
+        "to": str(step.status),
+        "prior": str(step.prior) if step.prior else "",
+        "since": audit.iso_or_none(since),
+        "journey": journey,
+        "wording_version": wording_version,
+    }
+    entry_data: dict[str, Any] = {"journey": journey, "state": projection, **(data or {})}
+    if wording is not None:
+        entry_data["wording_sha256"] = wording.sha256
+    if step.effects:
+        entry_data["effects"] = sorted(str(e) for e in step.effects)
+    entry = audit.append(
+        action=step.action,
+        actor=actor,
+        occurred_at=occurred_at,
+        client_id=client.pk,
+        client_number=client.client_number,
+        channel=channel,
+        wording_version=wording.version if wording else "",
+        data=entry_data,
+        personal={"contact_point": client.contact_point(channel), **(personal or {})},
+    )
+    state.status = step.status
+    state.prior_status = projection["prior"]
+    state.since = since
+    state.journey = journey
+    state.wording_version = wording_version
+    state.last_seq = entry.seq
+    state.save(
+        update_fields=["status", "prior_status", "since", "journey", "wording_version", "last_seq"]
+    )
+    _update_suppression(channel, client.contact_point(channel), step.status)
+    return step, state, entry
+
+
+def _update_suppression(channel: str, contact_point: str, status: str) -> None:
+    """R62: an objection adds the contact point's keyed hash; an explicit grant removes it."""
+    if not contact_point:
+        return
+    digest = suppression_digest(contact_point)
+    if status in (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN):
+        SuppressionEntry.objects.get_or_create(channel=channel, digest=digest)
+    elif status == ConsentStatus.GRANTED:
+        SuppressionEntry.objects.filter(channel=channel, digest=digest).delete()
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+def _check_wording(version: str | None, channel: str, occurred_at: dt.datetime) -> Wording:
+    """R18 and R21: the version displayed exists, is for this channel, is active, was
+    published before the act."""
+    if not version:
+        raise DomainError(ErrorCode.UNKNOWN_WORDING, _("La version de formulation est requise."))
+    wording = Wording.objects.filter(version=version).first()
+    if wording is None:
+        raise DomainError(
+            ErrorCode.UNKNOWN_WORDING,
+            _("La formulation « %(v)s » n'existe pas.") % {"v": version},
+        )
+    if wording.channel != channel:
+        raise DomainError(
+            ErrorCode.WRONG_CHANNEL,
+            _("La formulation « %(v)s » ne concerne pas ce canal.") % {"v": version},
+        )
+    if not wording.active:
+        raise DomainError(
+            ErrorCode.INACTIVE_WORDING,
+            _("La formulation « %(v)s » n'est plus proposée.") % {"v": version},
+        )
+    if occurred_at < wording.published_at:
+        raise DomainError(
+            ErrorCode.OCCURRED_BEFORE_WORDING,
+            _("La décision est antérieure à la publication de sa formulation."),
+        )
+    return wording
+
+
+def check_occurred_at(
+    occurred_at: dt.datetime | None, *, now: dt.datetime, digital: bool
+) -> dt.datetime:
+    """R21: defaults to now; not in the future (skew tolerated); digital acts not too old."""
+    if occurred_at is None:
+        return now
+    if timezone.is_naive(occurred_at):
+        raise DomainError(
+            ErrorCode.OCCURRED_IN_FUTURE, _("L'heure de la décision doit indiquer son fuseau.")
+        )
+    if occurred_at > now + dt.timedelta(seconds=settings.OPTIN_CLOCK_SKEW_SECONDS):
+        raise DomainError(ErrorCode.OCCURRED_IN_FUTURE, _("La décision est datée dans le futur."))
+    if digital and occurred_at < now - dt.timedelta(hours=settings.OPTIN_DIGITAL_MAX_AGE_HOURS):
+        raise DomainError(
+            ErrorCode.OCCURRED_TOO_OLD,
+            _("La décision est trop ancienne pour être enregistrée (plus de %(h)s heures).")
+            % {"h": settings.OPTIN_DIGITAL_MAX_AGE_HOURS},
+        )
+    return occurred_at
+
+
+def _ineligible(reason: str) -> DomainError:
+    messages = {
+        "minor": _("Un mineur ne peut pas donner son accord."),
+        "protected_adult": _("Un majeur protégé ne peut pas donner son accord."),
+        "not_natural_person": _("Une personne morale n'a pas de consentement à donner."),
+        "erased": _("Les données de ce client ont été effacées."),
+    }
+    return DomainError(ErrorCode.INELIGIBLE_PERSON, messages[reason], reason=reason)
+
+
+def _request_hash(arguments: Mapping[str, Any]) -> str:
+    return hashlib.sha256(audit.canonical_json(arguments).encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def record_decision(
+    *,
+    client_number: str,
+    channel: str,
+    decision: str,
+    journey: str,
+    actor: Actor,
+    wording_version: str | None = None,
+    affirmative_action: object = None,
+    occurred_at: dt.datetime | None = None,
+    evidence: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> DecisionResult:
+    """Record a customer's grant, refusal or withdrawal on one channel.
+
+    Enforces R1, R3-R9 (who may consent), R14-R16 (transitions), R17 (affirmative act), R18
+    (wording), R21 (time of the act), R35 (journey per actor) and R37 (idempotency). Raises
+    DomainError with one of: wrong_channel, invalid_decision, journey_not_allowed,
+    unknown_client, conflict, not_affirmative, ineligible_person, unknown_wording,
+    inactive_wording, occurred_in_future, occurred_before_wording, occurred_too_old,
+    invalid_transition. Nothing is written when it raises.
+
+    A branch grant moves the channel to pending_signature and returns the effect `new_form`:
+    its caller (the form service) creates the form in this same transaction.
+    """
+    if channel not in Channel.values:
+        raise DomainError(
+            ErrorCode.WRONG_CHANNEL,
+            _("Canal inconnu : %(c)s (e-mail ou sms_push).") % {"c": channel},
+        )
+    if decision not in Decision.__members__.values():
+        raise DomainError(
+            ErrorCode.INVALID_DECISION, _("Décision inconnue : grant, refuse ou withdraw.")
+        )
+    if journey not in JOURNEYS_BY_ACTOR.get(actor.type, frozenset()) or (
+        journey in WITHDRAW_ONLY and decision != Decision.WITHDRAW
+    ):
+        raise DomainError(
+            ErrorCode.JOURNEY_NOT_ALLOWED,
+            _("Le parcours %(j)s ne peut pas être enregistré par cet acteur.") % {"j": journey},
+        )
+    client = Client.objects.select_for_update().filter(client_number=client_number).first()
+    if client is None:
+        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+
+    evidence = dict(evidence or {})
+    request_hash = ""
+    if idempotency_key:
+        request_hash = _request_hash(
+            {
+                "client_number": client_number,
+                "channel": channel,
+                "decision": decision,
+                "journey": journey,
+                "wording_version": wording_version,
+                "affirmative_action": affirmative_action,
+                "occurred_at": audit.iso_or_none(occurred_at),
+                "evidence": evidence,
+            }
+        )
+        previous = IdempotencyRecord.objects.filter(caller=str(actor), key=idempotency_key).first()
+        if previous is not None:
+            if previous.request_hash != request_hash:
+                raise DomainError(
+                    ErrorCode.CONFLICT,
+                    _("Cette clé d'idempotence a déjà servi pour une autre requête."),
+                )
+            return DecisionResult(**previous.response, replayed=True)
+
+    now = timezone.now()
+    digital = journey in DIGITAL_JOURNEYS
+    when = check_occurred_at(occurred_at, now=now, digital=digital)
+    wording: Wording | None = None
+    if decision == Decision.GRANT:
+        # R17: only the JSON boolean true is an affirmative act.
+        if affirmative_action is not True:
+            raise DomainError(
+                ErrorCode.NOT_AFFIRMATIVE,
+                _("Un accord exige un acte positif explicite (affirmative_action = true)."),
+            )
+        # R4: on the day of the decision, in Europe/Paris.
+        reason = consent_ineligibility(client, when.astimezone(PARIS).date())
+        if reason:
+            raise _ineligible(reason)
+    if decision in (Decision.GRANT, Decision.REFUSE):
+        wording = _check_wording(wording_version, channel, when)
+
+    event = {
+        Decision.GRANT: Event.DIGITAL_GRANT if digital else Event.BRANCH_YES,
+        Decision.REFUSE: Event.REFUSE,
+        Decision.WITHDRAW: Event.WITHDRAW,
+    }[Decision(decision)]
+    personal = {k: evidence.pop(k) for k in list(evidence) if k in PERSONAL_EVIDENCE}
+    data: dict[str, Any] = {"decision": decision}
+    if evidence:
+        data["evidence"] = evidence
+    if idempotency_key:
+        data["idempotency_key"] = idempotency_key
+    step, state, entry = apply_event(
+        client=client,
+        channel=channel,
+        event=event,
+        actor=actor,
+        journey=journey,
+        occurred_at=when,
+        wording=wording,
+        data=data,
+        personal=personal,
+    )
+    # R60: a decision is a contact coming from the person.
+    if client.last_contact_at is None or client.last_contact_at < when:
+        client.last_contact_at = when
+        client.save(update_fields=["last_contact_at"])
+    result = DecisionResult(
+        client_number=client.client_number,
+        channel=channel,
+        status=state.status,
+        since=audit.iso_or_none(state.since),
+        journey=state.journey,
+        wording_version=state.wording_version,
+        recorded=entry is not None,
+        seq=entry.seq if entry else None,
+        effects=sorted(str(e) for e in step.effects) if entry else [],
+    )
+    if idempotency_key:
+        IdempotencyRecord.objects.create(
+            caller=str(actor),
+            key=idempotency_key,
+            request_hash=request_hash,
+            response=result.as_dict(),
+        )
+    return result
+
+
+def lapse_consents(*, client: Client, reason: str, occurred_at: dt.datetime) -> list[str]:
+    """R7: end granted and pending consents of a locked client (actor system); returns the
+    channels that lapsed. Refusals and withdrawals are kept."""
+    lapsed = []
+    # Lock both state rows first, in a fixed order, before the log's lock (no deadlock).
+    list(ConsentState.objects.select_for_update().filter(client=client).order_by("channel"))
+    for channel in Channel.values:
+        _step, _state, entry = apply_event(
+            client=client,
+            channel=channel,
+            event=Event.LAPSE,
+            actor=Actor.system("capacity_change"),
+            journey=Journey.SYSTEM_CAPACITY,
+            occurred_at=occurred_at,
+            data={"reason": reason},
+        )
+        if entry is not None:
+            lapsed.append(channel)
+    return lapsed
+
+
+# --- wordings ---------------------------------------------------------------------------------
+
+# R18: what a wording must state; the administrator publishing it confirms each point.
+WORDING_CHECKLIST = {
+    "bank_identity": "l'identité de la banque",
+    "channel": "le ou les canaux concernés",
+    "commercial_purpose": "la finalité : offres commerciales de la banque elle-même",
+    "withdrawal_any_time_free": "le retrait possible à tout moment et gratuitement",
+    "how_to_withdraw": "comment retirer (espace client, lien de désabonnement ou STOP, agence)",
+    "contractual_unaffected": "que les messages contractuels ne sont pas concernés",
+}
+
+
+def wording_in_use(wording: Wording) -> bool:
+    """R57: a version is used once a log entry (decision, form) references it."""
+    return AuditEntry.objects.filter(wording_version=wording.version).exists()
+
+
+@transaction.atomic
+def publish_wording(
+    *,
+    actor: Actor,
+    channel: str,
+    version: str,
+    text: str,
+    checklist: Mapping[str, bool],
+    language: str = "fr",
+    published_at: dt.datetime | None = None,
+) -> Wording:
+    """Publish a new wording version (R18, R57); the confirmed checklist is logged."""
+    missing = [label for key, label in WORDING_CHECKLIST.items() if not checklist.get(key)]
+    if missing:
+        raise ValidationError(
+            _("Confirmez que le texte mentionne : %(items)s.") % {"items": "; ".join(missing)},
+            code="checklist",
+        )
+    wording = Wording(
+        channel=channel,
+        version=version,
+        language=language,
+        text=text,
+        sha256=text_sha256(text),
+        published_at=published_at or timezone.now(),
+        active=True,
+    )
+    wording.full_clean()
+    wording.save(force_insert=True)
+    audit.append(
+        action="wording.published",
+        actor=actor,
+        channel=channel,
+        # The version goes in the payload, not in `wording_version`: publishing is not a use.
+        data={
+            "version": version,
+            "language": language,
+            "sha256": wording.sha256,
+            "published_at": audit.iso_or_none(wording.published_at),
+            "checklist": sorted(WORDING_CHECKLIST),
+        },
+    )
+    return wording
+
+
+@transaction.atomic
+def set_wording_active(*, actor: Actor, wording: Wording, active: bool) -> Wording:
+    """Offer or stop offering a version for new collection (R57); its text never changes."""
+    if wording.active == active:
+        return wording
+    wording.active = active
+    wording.save(update_fields=["active"])
+    audit.append(
+        action="wording.activated" if active else "wording.deactivated",
+        actor=actor,
+        channel=wording.channel,
+        data={"version": wording.version},
+    )
+    return wording
+
+
+@transaction.atomic
+def edit_unused_wording(*, actor: Actor, wording: Wording, text: str) -> Wording:
+    """Correct the text of a version nobody has answered yet; a used one is refused (R57)."""
+    locked = Wording.objects.select_for_update().get(pk=wording.pk)
+    if wording_in_use(locked):
+        raise DomainError(
+            ErrorCode.WORDING_IN_USE,
+            _("La formulation %(v)s a déjà servi : publiez une nouvelle version.")
+            % {"v": locked.version},
+        )
+    locked.text = text
+    locked.sha256 = text_sha256(text)
+    locked.full_clean()
+    locked.save(update_fields=["text", "sha256"])
+    audit.append(
+        action="wording.edited",
+        actor=actor,
+        channel=locked.channel,
+        data={"version": locked.version, "sha256": locked.sha256},
+    )
+    return locked

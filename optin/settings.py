@@ -1,0 +1,173 @@
+"""Settings of optin, read from the environment (see README.md, "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from optin.env import env_bool, env_int, env_list, env_path, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env_path("OPTIN_VAR_DIR", BASE_DIR / "var")
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_secret("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE), or DEBUG=true locally."
+        )
+    SECRET_KEY = "insecure-local-development-key-never-used-in-production"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "clients",
+    "optin",
+    "signatures",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "optin.urls"
+WSGI_APPLICATION = "optin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# Database: PostgreSQL in production (DATABASE_URL); an embedded SQLite file by default.
+def _sqlite_default() -> dict[str, object]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "optin.sqlite3",
+        "OPTIONS": {
+            # Two requests writing at once must wait for each other, not fail: writers take
+            # the lock when their transaction begins (IMMEDIATE) and wait up to 20 s for it;
+            # WAL lets readers go on while one writer commits.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+        },
+    }
+
+
+_database_url = env_str("DATABASE_URL", "")
+if _database_url:
+    try:
+        _default_db: dict[str, object] = dict(
+            dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if _default_db["ENGINE"] not in (
+        "django.db.backends.postgresql",
+        "django.db.backends.sqlite3",
+    ):
+        raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL or SQLite database.")
+    if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+        _default_db["OPTIONS"] = _sqlite_default()["OPTIONS"]
+else:
+    _default_db = _sqlite_default()
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# --- optin ---------------------------------------------------------------------------------
+
+# The bank's name, printed in place of "[Banque]" in the initial wordings.
+OPTIN_BANK_NAME = env_str("OPTIN_BANK_NAME", "Banque Exemple")
+
+# Master key (32 bytes, base64) wrapping each client's key for the log's personal data (R64).
+# Given as OPTIN_AUDIT_MASTER_KEY or OPTIN_AUDIT_MASTER_KEY_FILE; locally `make run` writes one
+# to var/keys/ (read only when neither variable is set).
+OPTIN_AUDIT_MASTER_KEY = env_secret("OPTIN_AUDIT_MASTER_KEY")
+OPTIN_LOCAL_MASTER_KEY_FILE = VAR_DIR / "keys" / "audit-master.key"
+# Ed25519 private key (PEM) signing checkpoints of the chain head, and where they are exported.
+OPTIN_CHECKPOINT_KEY_FILE = env_path(
+    "OPTIN_CHECKPOINT_KEY_PATH", VAR_DIR / "keys" / "checkpoint-ed25519.pem"
+)
+# Where verification finds the public key; by default derived from the signing key.
+OPTIN_CHECKPOINT_PUBLIC_KEY_FILE = env_str("OPTIN_CHECKPOINT_PUBLIC_KEY_PATH", "") or None
+OPTIN_CHECKPOINT_DIR = env_path("OPTIN_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
+# Secret of the keyed hash of the suppression list (R62); falls back to SECRET_KEY locally.
+OPTIN_SUPPRESSION_KEY = env_secret("OPTIN_SUPPRESSION_KEY") or SECRET_KEY
+
+# R21: clock-skew tolerance for occurred_at, and how old a digital act may be when recorded.
+OPTIN_CLOCK_SKEW_SECONDS = env_int("OPTIN_CLOCK_SKEW_SECONDS", 120, minimum=0)
+OPTIN_DIGITAL_MAX_AGE_HOURS = env_int("OPTIN_DIGITAL_MAX_AGE_HOURS", 24, minimum=1)
+# R28 and R36.
+OPTIN_SIGNATURE_DELAY_DAYS = env_int("OPTIN_SIGNATURE_DELAY_DAYS", 30, minimum=1)
+OPTIN_EMAIL_DOUBLE_OPTIN = env_bool("OPTIN_EMAIL_DOUBLE_OPTIN", False)  # Decision D8
+OPTIN_CONFIRMATION_DELAY_DAYS = env_int("OPTIN_CONFIRMATION_DELAY_DAYS", 7, minimum=1)
+# Decisions D1-D9 of RULES.md §14 that can be switched are read in optin/policy.py.
+OPTIN_PROOF_RETENTION_YEARS = env_int("OPTIN_PROOF_RETENTION_YEARS", 5, minimum=1)  # D9

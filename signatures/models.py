@@ -1,0 +1,1 @@
+"""Consent forms, signing and sealing (built by a later issue)."""

@@ -1,0 +1,18 @@
+"""Settings of the test suite: the project's settings with test keys and fast hashing."""
+
+import base64
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("DEBUG", "false")
+
+from optin.settings import *  # noqa: F403
+
+OPTIN_AUDIT_MASTER_KEY = base64.b64encode(b"k" * 32).decode("ascii")
+OPTIN_SUPPRESSION_KEY = "test-suppression-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
