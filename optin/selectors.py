@@ -74,7 +74,7 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
         .alias(
             state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
         )
-        .values(*_FIELDS, status=F("state__status"))
+        .values(*_FIELDS, consent=F("state__status"))
     )
     found = {row["client_number"]: row for row in rows}
     suppressed: set[str] = set()
@@ -118,7 +118,7 @@ def _reason(channel: str, row: dict[str, object] | None, today: dt.date, suppres
         return Reason.MINOR
     if individual and row["legal_capacity"] == LegalCapacity.PROTECTED:
         return Reason.PROTECTED_ADULT
-    status = row["status"] or ConsentStatus.NONE
+    status = row["consent"] or ConsentStatus.NONE
     opt_out = not individual and channel in policy.B2B_OPT_OUT_CHANNELS
     if status == ConsentStatus.REFUSED:
         return Reason.REFUSED
