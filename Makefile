@@ -29,6 +29,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy optin clients signatures
 
 # The whole suite on SQLite; then on PostgreSQL too when DATABASE_URL names one. Tests that
 # commit from several threads run in their own invocation (they leave committed rows).

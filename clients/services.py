@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -364,10 +363,9 @@ def create_staff_member(
     first_name: str = "",
     last_name: str = "",
     email: str = "",
-) -> AbstractUser:
+) -> User:
     """Create a staff account with its role group and profile; logged (R55)."""
-    user_model = get_user_model()
-    user: AbstractUser = user_model(
+    user = User(
         username=username,
         first_name=first_name,
         last_name=last_name,

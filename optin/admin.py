@@ -22,6 +22,8 @@ from optin import audit, services
 from optin.errors import DomainError
 from optin.models import AuditCheckpoint, AuditEntry, ConsentState, Wording
 
+_PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -85,7 +87,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         data = audit.personal_data(obj)
         if data is None:
             return str(_("effacées (clé détruite)"))
-        return format_html("<pre>{}</pre>", json.dumps(data, indent=2, ensure_ascii=False))
+        return format_html(_PRE, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @admin.register(AuditCheckpoint)
@@ -116,19 +118,26 @@ class ConsentStateAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).filter(client__in=visible)
 
 
-class WordingPublishForm(forms.ModelForm):  # type: ignore[type-arg]
-    """R18: publishing confirms that the text states each required point."""
+class _WordingPublishMeta:
+    model = Wording
+    fields = ("channel", "version", "language", "text", "published_at")
 
-    class Meta:
-        model = Wording
-        fields = ("channel", "version", "language", "text", "published_at")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for key, label in services.WORDING_CHECKLIST.items():
-            self.fields[f"confirm_{key}"] = forms.BooleanField(
+# R18: publishing confirms that the text states each required point. The checklist fields are
+# declared on the class (the admin only accepts declared extra fields).
+WordingPublishForm = type(
+    "WordingPublishForm",
+    (forms.ModelForm,),
+    {
+        "Meta": _WordingPublishMeta,
+        **{
+            f"confirm_{key}": forms.BooleanField(
                 label=_("Le texte mentionne %(point)s") % {"point": label}, required=True
             )
+            for key, label in services.WORDING_CHECKLIST.items()
+        },
+    },
+)
 
 
 @admin.register(Wording)
@@ -145,8 +154,15 @@ class WordingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Wording | None = None) -> Any:
-        if obj is None:
-            return None  # the form's own fields, checklist included
+        if obj is None:  # publishing: the text and the R18 checklist
+            return (
+                "channel",
+                "version",
+                "language",
+                "text",
+                "published_at",
+                *(f"confirm_{key}" for key in services.WORDING_CHECKLIST),
+            )
         return ("version", "channel", "language", "published_at", "text", "sha256", "active")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Wording | None = None) -> Any:

@@ -132,10 +132,11 @@ def apply_event(
         wording_version = wording.version
     else:
         wording_version = "" if changed else state.wording_version
+    prior = str(step.prior) if step.prior else ""
     projection = {
         "from": state.status,
         "to": str(step.status),
-        "prior": str(step.prior) if step.prior else "",
+        "prior": prior,
         "since": audit.iso_or_none(since),
         "journey": journey,
         "wording_version": wording_version,
@@ -157,7 +158,7 @@ def apply_event(
         personal={"contact_point": client.contact_point(channel), **(personal or {})},
     )
     state.status = step.status
-    state.prior_status = projection["prior"]
+    state.prior_status = prior
     state.since = since
     state.journey = journey
     state.wording_version = wording_version

@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -75,9 +75,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             branch, _ = Branch.objects.get_or_create(code=BRANCH[0], defaults={"name": BRANCH[1]})
         system = Actor.system("load_demo")
-        users = {}
+        users: dict[str, User] = {}
         for username, password, role, first, last in STAFF:
-            user = get_user_model().objects.filter(username=username).first()
+            user = User.objects.filter(username=username).first()
             if user is None:
                 user = services.create_staff_member(
                     actor=system,
