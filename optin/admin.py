@@ -6,6 +6,7 @@ here (R53, R55): those change only through the services.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -17,12 +18,18 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from clients.models import PARIS
 from clients.roles import actor_for
 from optin import audit, services
 from optin.errors import DomainError
 from optin.models import AuditCheckpoint, AuditEntry, ConsentState, Wording
 
 _PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
+
+
+def paris_time(moment: dt.datetime) -> str:
+    """R56: stored in UTC, shown in Europe/Paris with the offset."""
+    return moment.astimezone(PARIS).isoformat(sep=" ", timespec="seconds")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -43,7 +50,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = (
         "seq",
-        "recorded_at",
+        "recorded_in_paris",
         "action",
         "actor_type",
         "actor_id",
@@ -57,8 +64,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     readonly_fields = (
         "seq",
-        "recorded_at",
-        "occurred_at",
+        "recorded_in_paris",
+        "occurred_in_paris",
         "actor_type",
         "actor_id",
         "action",
@@ -72,6 +79,14 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "hash",
     )
     fields = readonly_fields
+
+    @admin.display(description=_("enregistré le"), ordering="seq")
+    def recorded_in_paris(self, obj: AuditEntry) -> str:
+        return paris_time(obj.recorded_at)
+
+    @admin.display(description=_("survenu le (Europe/Paris)"))
+    def occurred_in_paris(self, obj: AuditEntry) -> str:
+        return paris_time(obj.occurred_at)
 
     @admin.display(description=_("contenu"))
     def payload_pretty(self, obj: AuditEntry) -> str:

@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import Client, ClientKind, LegalCapacity, adulthood_date, today_in_paris
 from optin import policy
 from optin.errors import DomainError, ErrorCode
-from optin.models import Channel, ConsentStatus, SuppressionEntry
+from optin.models import Channel, ConsentState, ConsentStatus, SuppressionEntry
 from optin.services import suppression_digest
 
 MAX_ELIGIBILITY_BATCH = 10_000  # R48
@@ -139,3 +140,22 @@ def _reason(channel: str, row: dict[str, object] | None, today: dt.date, suppres
 
 def channel_field(channel: str) -> str:
     return "email" if channel == Channel.EMAIL else "mobile"
+
+
+def consents_granted_before(
+    *, years: int = 5, now: dt.datetime | None = None
+) -> QuerySet[ConsentState]:
+    """R16 (SHOULD): granted consents older than `years`, for an optional refresh campaign.
+
+    Listing never changes a state: there is no time-based expiry during the relationship.
+    """
+    moment = now or timezone.now()
+    try:
+        cutoff = moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February
+        cutoff = moment.replace(year=moment.year - years, day=28)
+    return (
+        ConsentState.objects.filter(status=ConsentStatus.GRANTED, since__lt=cutoff)
+        .select_related("client")
+        .order_by("since")
+    )
