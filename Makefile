@@ -19,6 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(LOCAL) $(BIN)/python manage.py create_local_keys
 	$(LOCAL) $(BIN)/python manage.py migrate --noinput
+	$(LOCAL) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(LOCAL) $(BIN)/python manage.py load_demo
 	@echo
 	@echo "optin runs on http://127.0.0.1:8000/admin/ — log in as admin / optin-admin"

@@ -51,6 +51,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "optin.view_wording",
         "optin.add_wording",
         "optin.change_wording",
+        "optin.delete_wording",  # unused versions only: the admin and triggers refuse the rest
         "optin.view_consentstate",
         "optin.view_auditentry",
         "optin.view_auditcheckpoint",

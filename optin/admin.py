@@ -22,7 +22,7 @@ from clients.models import PARIS
 from clients.roles import actor_for
 from optin import audit, services
 from optin.errors import DomainError
-from optin.models import AuditCheckpoint, AuditEntry, ConsentState, Wording
+from optin.models import AuditCheckpoint, AuditEntry, ConsentState, Wording, text_sha256
 
 _PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
 
@@ -135,7 +135,23 @@ class ConsentStateAdmin(ReadOnlyAdmin):
 
 class _WordingPublishMeta:
     model = Wording
-    fields = ("channel", "version", "language", "text", "published_at")
+    # No publication date: a version is published when the administrator publishes it, never
+    # backdated (R21 compares decisions with it).
+    fields = ("channel", "version", "language", "text")
+
+
+class WordingChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Corrects the text of a version nobody has answered yet (the service re-checks)."""
+
+    class Meta:
+        model = Wording
+        fields = ("text", "active")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "text" in cleaned:  # the hash follows the text it is checked against
+            self.instance.sha256 = text_sha256(cleaned["text"])
+        return cleaned
 
 
 # R18: publishing confirms that the text states each required point. The checklist fields are
@@ -164,8 +180,7 @@ class WordingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        if obj is None:
-            kwargs["form"] = WordingPublishForm
+        kwargs["form"] = WordingPublishForm if obj is None else WordingChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Wording | None = None) -> Any:
@@ -175,7 +190,6 @@ class WordingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "version",
                 "language",
                 "text",
-                "published_at",
                 *(f"confirm_{key}" for key in services.WORDING_CHECKLIST),
             )
         return ("version", "channel", "language", "published_at", "text", "sha256", "active")
@@ -209,7 +223,6 @@ class WordingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     version=data["version"],
                     language=data["language"],
                     text=data["text"],
-                    published_at=data.get("published_at"),
                     checklist={
                         k: bool(data.get(f"confirm_{k}")) for k in services.WORDING_CHECKLIST
                     },

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -220,8 +220,9 @@ def check_occurred_at(
     if occurred_at is None:
         return now
     if timezone.is_naive(occurred_at):
-        raise DomainError(
-            ErrorCode.OCCURRED_IN_FUTURE, _("L'heure de la décision doit indiquer son fuseau.")
+        raise ValidationError(
+            {"occurred_at": _("L'heure de la décision doit indiquer son fuseau horaire.")},
+            code="naive_datetime",
         )
     if occurred_at > now + dt.timedelta(seconds=settings.OPTIN_CLOCK_SKEW_SECONDS):
         raise DomainError(ErrorCode.OCCURRED_IN_FUTURE, _("La décision est datée dans le futur."))
@@ -374,12 +375,21 @@ def record_decision(
         effects=sorted(str(e) for e in step.effects) if entry else [],
     )
     if idempotency_key:
-        IdempotencyRecord.objects.create(
-            caller=str(actor),
-            key=idempotency_key,
-            request_hash=request_hash,
-            response=result.as_dict(),
-        )
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    caller=str(actor),
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    response=result.as_dict(),
+                )
+        except IntegrityError:
+            # The same caller used this key at the same moment on another client (whose row
+            # lock did not serialize the two): refuse; this whole decision rolls back.
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                _("Cette clé d'idempotence a déjà servi pour une autre requête."),
+            ) from None
     return result
 
 
