@@ -10,8 +10,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from clients import services
@@ -77,6 +78,8 @@ class ClientAdminForm(forms.ModelForm):  # type: ignore[type-arg]
     capacity_reference = forms.CharField(
         label=_("référence du jugement (changement de capacité)"), required=False
     )
+    # R45: the version the page was based on travels with the form.
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Client
@@ -101,10 +104,7 @@ class ClientAdminForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            # R45: the version the page was based on travels with the form.
-            self.fields["expected_version"] = forms.IntegerField(
-                widget=forms.HiddenInput, initial=self.instance.version, required=False
-            )
+            self.fields["expected_version"].initial = self.instance.version
 
     def clean_email(self) -> str:
         value: str = self.cleaned_data.get("email", "")
@@ -116,16 +116,27 @@ class ClientAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        capacity_changed = {"legal_capacity", "protection_measure"} & set(self.changed_data)
-        if self.instance.pk and capacity_changed and not data.get("capacity_reference"):
-            self.add_error("capacity_reference", _("Obligatoire pour changer la capacité."))
         if data.get("legal_capacity") == LegalCapacity.FULL:
             data["protection_measure"] = ""
+        if not self.instance.pk:
+            return data
+        stored = Client.objects.filter(pk=self.instance.pk).values_list("version", flat=True)
+        if data.get("expected_version") != stored.first():
+            raise ValidationError(
+                _("La fiche a été modifiée entre-temps : rechargez-la avant de la changer."),
+                code="conflict",
+            )
+        capacity_changed = {"legal_capacity", "protection_measure"} & set(self.changed_data)
+        if capacity_changed and not data.get("capacity_reference", "").strip():
+            self.add_error("capacity_reference", _("Obligatoire pour changer la capacité."))
         return data
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Saving calls the services in one transaction; a refusal (a concurrent change, say)
+    undoes all of it and the page says so instead of reporting success."""
+
     form = ClientAdminForm
     list_display = ("client_number", "last_name", "first_name", "kind", "branch", "status")
     list_filter = ("kind", "status", "legal_capacity", "branch")
@@ -143,7 +154,7 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_readonly_fields(self, request: HttpRequest, obj: Client | None = None) -> Any:
         if obj is None:
             return self.readonly_fields
-        # the number and kind identify the record; the birth date has its own correction path
+        # the number and kind identify the record
         return (*self.readonly_fields, "client_number", "kind", "is_legal_entity")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -153,41 +164,21 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         actor = actor_for(request.user)
         data = form.cleaned_data
         try:
-            if not change:
-                created = services.create_client(
-                    actor=actor,
-                    **{
-                        k: data[k]
-                        for k in (
-                            "client_number",
-                            "kind",
-                            "last_name",
-                            "branch",
-                            "first_name",
-                            "civility",
-                            "birth_date",
-                            "legal_capacity",
-                            "protection_measure",
-                            "is_legal_entity",
-                            "email",
-                            "mobile",
-                            "status",
-                            "objection_notice_shown",
-                        )
-                    },
-                )
-                obj.pk = created.pk
-                return
-            self._save_changes(actor, obj, form, data)
+            with transaction.atomic():
+                if change:
+                    self._save_changes(actor, obj, form, data)
+                else:
+                    created = services.create_client(
+                        actor=actor, **{name: data[name] for name in CREATE_FIELDS}
+                    )
+                    obj.pk = created.pk
         except (DomainError, ValidationError) as exc:
+            request._optin_refused = True  # type: ignore[attr-defined]
             self.message_user(request, "; ".join(_messages(exc)), messages.ERROR)
 
     def _save_changes(self, actor: Any, obj: Client, form: Any, data: dict[str, Any]) -> None:
         changed = set(form.changed_data)
-        number = form.initial.get("client_number") or obj.client_number
-        identity = {k: data[k] for k in services.IDENTITY_FIELDS if k in changed}
-        if identity:
-            services.update_client_identity(actor=actor, client_number=number, **identity)
+        number = obj.client_number
         if {"email", "mobile"} & changed:
             services.change_contact_details(
                 actor=actor,
@@ -197,6 +188,9 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 expected_version=data.get("expected_version"),
                 journey="back_office",
             )
+        identity = {k: data[k] for k in services.IDENTITY_FIELDS if k in changed}
+        if identity:
+            services.update_client_identity(actor=actor, client_number=number, **identity)
         if "birth_date" in changed and data.get("birth_date"):
             services.correct_birth_date(
                 actor=actor,
@@ -214,7 +208,48 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        pass  # states are read only; nothing related is saved from here
+        # States are read only: nothing related is saved from here.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_optin_refused", False):
+            return None
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_optin_refused", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if getattr(request, "_optin_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        if getattr(request, "_optin_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+CREATE_FIELDS = (
+    "client_number",
+    "kind",
+    "last_name",
+    "branch",
+    "first_name",
+    "civility",
+    "birth_date",
+    "legal_capacity",
+    "protection_measure",
+    "is_legal_entity",
+    "email",
+    "mobile",
+    "status",
+    "objection_notice_shown",
+    "relationship_ended_on",
+)
 
 
 def _messages(exc: DomainError | ValidationError) -> list[str]:

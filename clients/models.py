@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -197,6 +198,32 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_number} {self.display_name}"
+
+    def clean(self) -> None:
+        """Invariants of one customer record (R6, R9, R68)."""
+        errors: dict[str, ValidationError] = {}
+        if self.kind == ClientKind.INDIVIDUAL and self.birth_date is None:
+            errors["birth_date"] = ValidationError(
+                _("La date de naissance est obligatoire pour un particulier."), code="required"
+            )
+        elif self.birth_date is not None and self.birth_date > today_in_paris():
+            errors["birth_date"] = ValidationError(
+                _("La date de naissance ne peut pas être dans le futur."), code="future"
+            )
+        if self.is_protected and self.protection_measure not in policy.PROTECTIVE_MEASURES:
+            errors["protection_measure"] = ValidationError(
+                _("Indiquez la mesure de protection."), code="required"
+            )
+        if not self.is_protected and self.protection_measure:
+            errors["protection_measure"] = ValidationError(
+                _("Une mesure suppose un majeur protégé."), code="invalid"
+            )
+        if self.kind == ClientKind.INDIVIDUAL and self.is_legal_entity:
+            errors["is_legal_entity"] = ValidationError(
+                _("Un particulier n'est pas une personne morale."), code="invalid"
+            )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def display_name(self) -> str:

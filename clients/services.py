@@ -15,20 +15,19 @@ from django.utils.translation import gettext as _
 from clients.models import (
     Branch,
     Client,
-    ClientKind,
     ClientStatus,
     LegalCapacity,
     StaffProfile,
     consent_ineligibility,
-    today_in_paris,
 )
 from clients.roles import set_role_group
 from clients.validators import normalize_email, normalize_mobile
 from optin import audit, crypto, policy
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
-from optin.models import Channel, ConsentState, ConsentStatus
-from optin.services import lapse_consents
+from optin.models import Channel, ConsentState, ConsentStatus, Journey
+from optin.services import apply_event, lapse_consents
+from optin.transitions import Event
 
 CONTACT_FIELDS = {Channel.EMAIL: "email", Channel.SMS_PUSH: "mobile"}
 
@@ -55,20 +54,6 @@ def _clean_contacts(email: str | None, mobile: str | None) -> dict[str, str]:
     return cleaned
 
 
-def _check_birth_date(kind: str, birth_date: dt.date | None) -> None:
-    """R68: required for individuals, a real date, not in the future."""
-    if kind == ClientKind.INDIVIDUAL and birth_date is None:
-        raise ValidationError(
-            {"birth_date": _("La date de naissance est obligatoire pour un particulier.")},
-            code="required",
-        )
-    if birth_date is not None and birth_date > today_in_paris():
-        raise ValidationError(
-            {"birth_date": _("La date de naissance ne peut pas être dans le futur.")},
-            code="future",
-        )
-
-
 @transaction.atomic
 def create_client(
     *,
@@ -87,6 +72,7 @@ def create_client(
     mobile: str = "",
     status: str = ClientStatus.PROSPECT,
     objection_notice_shown: bool = False,
+    relationship_ended_on: dt.date | None = None,
 ) -> Client:
     """Create a customer or prospect (R66-R68) with both channels at `none` (R3).
 
@@ -94,7 +80,6 @@ def create_client(
     `duplicate` on `client_number`.
     """
     contacts = _clean_contacts(email, mobile)
-    _check_birth_date(kind, birth_date)
     client = Client(
         client_number=client_number.strip(),
         kind=kind,
@@ -110,6 +95,7 @@ def create_client(
         branch=branch,
         status=status,
         objection_notice_shown=objection_notice_shown,
+        relationship_ended_on=relationship_ended_on,
     )
     _validate_client(client)
     if Client.objects.filter(client_number=client.client_number).exists():
@@ -141,18 +127,7 @@ def create_client(
 
 
 def _validate_client(client: Client) -> None:
-    if client.is_protected and client.protection_measure not in policy.PROTECTIVE_MEASURES:
-        raise ValidationError(
-            {"protection_measure": _("Indiquez la mesure de protection.")}, code="required"
-        )
-    if not client.is_protected and client.protection_measure:
-        raise ValidationError(
-            {"protection_measure": _("Une mesure suppose un majeur protégé.")}, code="invalid"
-        )
-    if client.kind == ClientKind.INDIVIDUAL and client.is_legal_entity:
-        raise ValidationError(
-            {"is_legal_entity": _("Un particulier n'est pas une personne morale.")}, code="invalid"
-        )
+    """Field validation and the record's invariants (Client.clean), as field errors."""
     client.full_clean(validate_unique=False, validate_constraints=False)
 
 
@@ -223,6 +198,8 @@ def change_contact_details(
         client.version += 1
         client.updated_at = timezone.now()
         client.save(update_fields=["email", "mobile", "version", "updated_at"])
+    if Channel.EMAIL in changed:
+        _end_pending_confirmation(client)
     invite: list[str] = []
     if touched and consent_ineligibility(client) is None:
         granted = set(
@@ -232,6 +209,23 @@ def change_contact_details(
         )
         invite = [channel for channel in touched if channel not in granted]
     return ContactChange(client=client, changed=changed, optin_invitation=invite)
+
+
+def _end_pending_confirmation(client: Client) -> None:
+    """R46: a pending double opt-in follows its address. When the e-mail changes, the
+    confirmation link sent to the old one ends and the channel returns to its prior state."""
+    state = ConsentState.objects.filter(client=client, channel=Channel.EMAIL).first()
+    if state is None or state.status != ConsentStatus.PENDING_CONFIRMATION:
+        return
+    apply_event(
+        client=client,
+        channel=Channel.EMAIL,
+        event=Event.DOI_EXPIRED,
+        actor=Actor.system("contact_change"),
+        journey=Journey.DOUBLE_OPTIN_CONFIRMATION,
+        occurred_at=timezone.now(),
+        data={"reason": "address_changed"},
+    )
 
 
 @transaction.atomic
@@ -293,11 +287,11 @@ def correct_birth_date(
     """Correct a birth date (R68); a correction making the person a minor lapses their granted
     and pending consents (R7 / D1). Returns the channels that lapsed."""
     client = lock_client(client_number)
-    _check_birth_date(client.kind, birth_date)
     old = client.birth_date
     if old == birth_date:
         return []
     client.birth_date = birth_date
+    _validate_client(client)
     client.updated_at = timezone.now()
     client.save(update_fields=["birth_date", "updated_at"])
     audit.append(
@@ -316,7 +310,25 @@ def correct_birth_date(
     return []
 
 
-IDENTITY_FIELDS = ("civility", "first_name", "last_name", "status", "branch")
+IDENTITY_FIELDS = (
+    "civility",
+    "first_name",
+    "last_name",
+    "status",
+    "branch",
+    "relationship_ended_on",
+    "objection_notice_shown",
+)
+# Facts about the relationship, not the person: logged in clear.
+_PLAIN_FIELDS = ("status", "branch", "relationship_ended_on", "objection_notice_shown")
+
+
+def _loggable(value: Any) -> Any:
+    if isinstance(value, Branch):
+        return value.code
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 @transaction.atomic
@@ -335,12 +347,8 @@ def update_client_identity(*, actor: Actor, client_number: str, **values: Any) -
         return client
     client.updated_at = timezone.now()
     client.save(update_fields=[*changed, "updated_at"])
-    plain = {
-        n: str(getattr(client, n).code if n == "branch" else getattr(client, n))
-        for n in changed
-        if n in ("status", "branch")
-    }
-    personal = {n: getattr(client, n) for n in changed if n not in ("status", "branch")}
+    plain = {n: _loggable(getattr(client, n)) for n in changed if n in _PLAIN_FIELDS}
+    personal = {n: getattr(client, n) for n in changed if n not in _PLAIN_FIELDS}
     audit.append(
         action="client.identity_changed",
         actor=actor,

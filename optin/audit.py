@@ -5,7 +5,8 @@ and number only (STYLE.md).
 
 Each entry's hash is SHA-256 over ``prev_hash "\\n" header "\\n" payload`` where `header` is
 the canonical JSON of the entry's columns and `payload` the stored canonical JSON. Canonical
-JSON is sorted keys, no whitespace, UTF-8, no floats; neither part can contain a raw newline,
+JSON is sorted keys, no whitespace, UTF-8 (the log carries no floats: their text form is not
+portable across languages); neither part can contain a raw newline,
 so the concatenation is unambiguous.
 
 Appends are serialized on the chain head inside the writer's transaction: on PostgreSQL by a
@@ -148,7 +149,9 @@ def append(
     if personal:
         if client_id is None:
             raise ValueError("personal data in the log must belong to a client")
-        payload_obj["personal"] = crypto.seal(client_id, personal)
+        sealed = crypto.seal(client_id, personal)
+        if sealed is not None:  # None: the client was erased, their data are not kept
+            payload_obj["personal"] = sealed
     payload = canonical_json(payload_obj)
 
     lock_chain_head()  # held until COMMIT: keep what follows short
@@ -299,15 +302,20 @@ def stream_rows(chunk_size: int = 20_000) -> Iterator[tuple[Any, ...]]:
     return AuditEntry.objects.order_by("seq").values_list(*ROW_FIELDS).iterator(chunk_size)
 
 
-def state_row(projection: ProjectedState | None) -> tuple[str, str, str | None, str, str]:
+StateRow = tuple[str, str, str | None, str, str, int | None]
+
+
+def state_row(projection: ProjectedState | None) -> StateRow:
+    """A state as verification compares it: status, prior, since, journey, wording, last seq."""
     if projection is None:
-        return ("none", "", None, "", "")
+        return ("none", "", None, "", "", None)
     return (
         projection.status,
         projection.prior_status,
         projection.since,
         projection.journey,
         projection.wording_version,
+        projection.last_seq,
     )
 
 

@@ -69,7 +69,10 @@ def _data_aad(client_id: int) -> bytes:
 
 
 def ensure_client_key(client_id: int) -> None:
-    """Create the client's data key if it has none (inside the caller's transaction)."""
+    """Create the client's data key if it never had one (inside the caller's transaction).
+
+    A destroyed key (erasure) is never replaced: its row stays, marked destroyed.
+    """
     if ClientKey.objects.filter(client_id=client_id).exists():
         return
     key = AESGCM.generate_key(bit_length=256)
@@ -78,44 +81,57 @@ def ensure_client_key(client_id: int) -> None:
     try:
         with transaction.atomic():
             ClientKey.objects.create(
-                client_id=client_id, wrapped_key=wrapped, master_key_id=master_key_id()
+                client_id=client_id,
+                key_id=os.urandom(8).hex(),
+                wrapped_key=wrapped,
+                master_key_id=master_key_id(),
             )
     except IntegrityError:
         pass  # created meanwhile by a concurrent writer: theirs serves
 
 
-def _client_key(client_id: int) -> bytes | None:
+def _unwrap(client_id: int, wrapped: Any, destroyed_at: Any) -> bytes | None:
+    if destroyed_at is not None or not wrapped:
+        return None
+    raw = bytes(wrapped)
+    return AESGCM(master_key()).decrypt(raw[:_NONCE], raw[_NONCE:], _key_aad(client_id))
+
+
+def seal(client_id: int, data: dict[str, Any]) -> str | None:
+    """Encrypt personal values for one client's log entry: ``v1.<key id>.<base64>``.
+
+    Returns None when the client's key was destroyed: an erased person's data are not
+    recorded again.
+    """
+    ensure_client_key(client_id)
     row = (
         ClientKey.objects.filter(client_id=client_id)
-        .values_list("wrapped_key", "destroyed_at")
+        .values_list("key_id", "wrapped_key", "destroyed_at")
         .first()
     )
-    if row is None or row[1] is not None or not row[0]:
+    key = _unwrap(client_id, row[1], row[2]) if row else None
+    if row is None or key is None:
         return None
-    wrapped = bytes(row[0])
-    return AESGCM(master_key()).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _key_aad(client_id))
-
-
-def seal(client_id: int, data: dict[str, Any]) -> str:
-    """Encrypt personal values for one client's log entry; returns an opaque string."""
-    ensure_client_key(client_id)
-    key = _client_key(client_id)
-    if key is None:
-        raise ImproperlyConfigured(f"The data key of client {client_id} was destroyed.")
     nonce = os.urandom(_NONCE)
     plain = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), _data_aad(client_id))
-    return SEAL_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+    return f"{SEAL_PREFIX}{row[0]}.{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def unseal(client_id: int, token: str) -> dict[str, Any] | None:
-    """The personal values, or None when the client's key was destroyed (erasure)."""
-    if not token.startswith(SEAL_PREFIX):
+    """The personal values, or None when the key that sealed them is gone (erasure)."""
+    if not token.startswith(SEAL_PREFIX) or token.count(".") < 2:
         raise ValueError("not a sealed value")
-    key = _client_key(client_id)
+    key_id, body = token[len(SEAL_PREFIX) :].split(".", 1)
+    row = (
+        ClientKey.objects.filter(key_id=key_id, client_id=client_id)
+        .values_list("wrapped_key", "destroyed_at")
+        .first()
+    )
+    key = _unwrap(client_id, row[0], row[1]) if row else None
     if key is None:
         return None
-    raw = base64.b64decode(token[len(SEAL_PREFIX) :])
+    raw = base64.b64decode(body)
     try:
         plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _data_aad(client_id))
     except InvalidTag:

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_CLIENT = "unknown_client"
     INVALID_DECISION = "invalid_decision"
     WORDING_IN_USE = "wording_in_use"  # R57
+    BATCH_TOO_LARGE = "batch_too_large"  # R48
 
 
 class IneligibleReason(StrEnum):
@@ -36,6 +37,7 @@ class IneligibleReason(StrEnum):
 
 # The HTTP status a refusal maps to; everything not listed is a rule refusal (422).
 HTTP_STATUS = {
+    ErrorCode.BATCH_TOO_LARGE: 400,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNKNOWN_CLIENT: 404,
     ErrorCode.JOURNEY_NOT_ALLOWED: 403,

@@ -110,12 +110,19 @@ def _compare_states(verifier: ChainVerifier, problems: list[Problem]) -> int:
     projected = dict(verifier.states)
     compared = 0
     rows = ConsentState.objects.order_by("client_id", "channel").values_list(
-        "client_id", "channel", "status", "prior_status", "since", "journey", "wording_version"
+        "client_id",
+        "channel",
+        "status",
+        "prior_status",
+        "since",
+        "journey",
+        "wording_version",
+        "last_seq",
     )
-    for client_id, channel, status, prior, since, journey, wording in rows.iterator(20_000):
+    for client_id, channel, status, prior, since, journey, wording, last in rows.iterator(20_000):
         compared += 1
         expected = projected.pop((client_id, channel), None)
-        actual = (status, prior, audit.iso_or_none(since), journey, wording)
+        actual = (status, prior, audit.iso_or_none(since), journey, wording, last)
         if actual != audit.state_row(expected):
             seq = expected.last_seq if expected else None
             problems.append(
@@ -136,8 +143,8 @@ def _compare_states(verifier: ChainVerifier, problems: list[Problem]) -> int:
     return compared
 
 
-def _describe(row: tuple[str, str, str | None, str, str]) -> str:
-    status, prior, since, journey, wording = row
+def _describe(row: audit.StateRow) -> str:
+    status, prior, since, journey, wording, last = row
     parts = [status]
     if prior:
         parts.append(f"prior {prior}")
@@ -147,4 +154,6 @@ def _describe(row: tuple[str, str, str | None, str, str]) -> str:
         parts.append(f"via {journey}")
     if wording:
         parts.append(f"on {wording}")
+    if last:
+        parts.append(f"last entry #{last}")
     return "(" + ", ".join(parts) + ")"

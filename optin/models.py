@@ -205,6 +205,8 @@ class ClientKey(models.Model):
     """
 
     client_id = models.BigIntegerField(unique=True)
+    # Named in every value it seals, so a value sealed under a destroyed key reads as erased.
+    key_id = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=16)
     created_at = models.DateTimeField(default=timezone.now)

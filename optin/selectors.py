@@ -66,7 +66,7 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
         raise DomainError(ErrorCode.WRONG_CHANNEL, _("Canal inconnu : %(c)s.") % {"c": channel})
     if len(client_numbers) > MAX_ELIGIBILITY_BATCH:
         raise DomainError(
-            ErrorCode.INVALID_DECISION,
+            ErrorCode.BATCH_TOO_LARGE,
             _("Au plus %(n)s numéros par demande.") % {"n": MAX_ELIGIBILITY_BATCH},
         )
     wanted = {number for number in client_numbers if isinstance(number, str)}

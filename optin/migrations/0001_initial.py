@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("client_id", models.BigIntegerField(unique=True)),
+                ("key_id", models.CharField(max_length=32, unique=True)),
                 ("wrapped_key", models.BinaryField()),
                 ("master_key_id", models.CharField(max_length=16)),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
