@@ -22,7 +22,7 @@ from clients.models import (
 )
 from clients.roles import set_role_group
 from clients.validators import normalize_email, normalize_mobile
-from optin import audit, crypto, policy
+from optin import audit, policy
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
 from optin.models import Channel, ConsentState, ConsentStatus, Journey
@@ -103,7 +103,6 @@ def create_client(
             {"client_number": ValidationError(_("Ce numéro client existe déjà."), code="duplicate")}
         )
     client.save(force_insert=True)
-    crypto.ensure_client_key(client.pk)
     ConsentState.objects.bulk_create(
         [ConsentState(client=client, channel=channel) for channel in Channel.values]
     )

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from optin.models import ClientKey
 
@@ -68,26 +68,33 @@ def _data_aad(client_id: int) -> bytes:
     return f"optin-audit-personal:{client_id}".encode()
 
 
-def ensure_client_key(client_id: int) -> None:
-    """Create the client's data key if it never had one (inside the caller's transaction).
+_KEY_SQL = "SELECT key_id, wrapped_key, destroyed_at FROM optin_clientkey WHERE client_id = %s"
 
-    A destroyed key (erasure) is never replaced: its row stays, marked destroyed.
-    """
-    if ClientKey.objects.filter(client_id=client_id).exists():
-        return
+
+def ensure_client_key(client_id: int) -> tuple[str, bytes | None]:
+    """The client's key id and data key, created if it never had one (in the caller's
+    transaction). A destroyed key (erasure) is never replaced: its key is None."""
+    # A plain query: it runs for every entry that carries personal data.
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [client_id])
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0], _unwrap(client_id, row[1], row[2])
     key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(_NONCE)
     wrapped = nonce + AESGCM(master_key()).encrypt(nonce, key, _key_aad(client_id))
+    key_id = os.urandom(8).hex()
     try:
         with transaction.atomic():
             ClientKey.objects.create(
                 client_id=client_id,
-                key_id=os.urandom(8).hex(),
+                key_id=key_id,
                 wrapped_key=wrapped,
                 master_key_id=master_key_id(),
             )
-    except IntegrityError:
-        pass  # created meanwhile by a concurrent writer: theirs serves
+    except IntegrityError:  # created meanwhile by a concurrent writer: theirs serves
+        return ensure_client_key(client_id)
+    return key_id, key
 
 
 def _unwrap(client_id: int, wrapped: Any, destroyed_at: Any) -> bytes | None:
@@ -103,19 +110,13 @@ def seal(client_id: int, data: dict[str, Any]) -> str | None:
     Returns None when the client's key was destroyed: an erased person's data are not
     recorded again.
     """
-    ensure_client_key(client_id)
-    row = (
-        ClientKey.objects.filter(client_id=client_id)
-        .values_list("key_id", "wrapped_key", "destroyed_at")
-        .first()
-    )
-    key = _unwrap(client_id, row[1], row[2]) if row else None
-    if row is None or key is None:
+    key_id, key = ensure_client_key(client_id)
+    if key is None:
         return None
     nonce = os.urandom(_NONCE)
     plain = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), _data_aad(client_id))
-    return f"{SEAL_PREFIX}{row[0]}.{base64.b64encode(nonce + sealed).decode('ascii')}"
+    return f"{SEAL_PREFIX}{key_id}.{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def unseal(client_id: int, token: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 
 from optin import audit, checkpoints
 from optin.audit import ChainVerifier, Problem
@@ -52,8 +53,19 @@ def head_seq() -> int:
 def verify_log(progress: Callable[[int], None] | None = None) -> VerificationResult:
     """Recompute the chain, check every signed checkpoint, compare the states with the replay.
 
-    `progress` is called with the number of entries read since its last call.
+    `progress` is called with the number of entries read since its last call. On PostgreSQL
+    everything is read in one REPEATABLE READ snapshot, so a decision committed meanwhile can
+    not make the log and the states look different.
     """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _verify(progress)
+    return _verify(progress)
+
+
+def _verify(progress: Callable[[int], None] | None) -> VerificationResult:
     result = VerificationResult()
     found = checkpoints.stored_checkpoints()
     if found:

@@ -176,7 +176,9 @@ def _update_suppression(channel: str, contact_point: str, status: str) -> None:
         return
     digest = suppression_digest(contact_point)
     if status in (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN):
-        SuppressionEntry.objects.get_or_create(channel=channel, digest=digest)
+        SuppressionEntry.objects.bulk_create(
+            [SuppressionEntry(channel=channel, digest=digest)], ignore_conflicts=True
+        )
     elif status == ConsentStatus.GRANTED:
         SuppressionEntry.objects.filter(channel=channel, digest=digest).delete()
 
@@ -361,8 +363,7 @@ def record_decision(
     )
     # R60: a decision is a contact coming from the person.
     if client.last_contact_at is None or client.last_contact_at < when:
-        client.last_contact_at = when
-        client.save(update_fields=["last_contact_at"])
+        Client.objects.filter(pk=client.pk).update(last_contact_at=when)
     result = DecisionResult(
         client_number=client.client_number,
         channel=channel,
