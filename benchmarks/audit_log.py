@@ -227,6 +227,7 @@ class HistoryBuilder:
         self.wordings = wordings  # channel -> (version, sha256)
         self.seq = 0
         self.head = audit.GENESIS_HASH
+        self._state_key = audit.STATE_KEY
         self.states: dict[tuple[int, str], Projection] = {}
         self._canonical = audit.canonical_json
         self._header = audit.header_json
@@ -400,7 +401,7 @@ class HistoryBuilder:
             "journey": journey,
             "wording_version": wording_version,
         }
-        payload: dict[str, Any] = {"journey": journey, "state": projection, **data}
+        payload: dict[str, Any] = {"journey": journey, self._state_key: projection, **data}
         if wording is not None:
             payload["wording_sha256"] = wording[1]
         if step.effects:

@@ -18,9 +18,12 @@ chain cannot be committed even if the lock were bypassed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _quote  # json.dumps's own, in C
@@ -33,6 +36,11 @@ from optin import crypto
 from optin.models import ActorType, AuditEntry
 
 GENESIS_HASH = "0" * 64
+# A consent entry's payload opens with its state change: "_state" sorts before every other
+# (lower-case) key of canonical JSON, so verification decodes that object alone.
+STATE_KEY = "_state"
+STATE_PREFIX = '{"_state":{'
+_DECODER = json.JSONDecoder()
 # Key of the PostgreSQL advisory lock serializing appends ("optin" in ASCII).
 CHAIN_LOCK_KEY = 0x6F7074696E
 
@@ -115,12 +123,7 @@ def header_json(
 
 
 def chain_hash(prev_hash: str, header: str, payload: str) -> str:
-    digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(header.encode("utf-8"))
-    digest.update(b"\n")
-    digest.update(payload.encode("utf-8"))
-    return digest.hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{header}\n{payload}".encode()).hexdigest()
 
 
 _HEAD_SQL = "SELECT seq, hash FROM optin_auditentry ORDER BY seq DESC LIMIT 1"
@@ -249,7 +252,7 @@ class Problem:
         return f"entry #{self.seq}: {self.message}" if self.seq is not None else self.message
 
 
-@dataclass
+@dataclass(slots=True)
 class ProjectedState:
     status: str
     prior_status: str
@@ -274,8 +277,21 @@ class ChainVerifier:
     watch: frozenset[int] = frozenset()  # sequences whose hash checkpoints will compare
 
     def feed(self, row: tuple[Any, ...]) -> Problem | None:
-        (seq, recorded_at, occurred_at, actor_type, actor_id, action, client_id) = row[:7]
-        client_number, channel, wording_version, payload, prev_hash, own_hash = row[7:]
+        (
+            seq,
+            recorded_at,
+            occurred_at,
+            actor_type,
+            actor_id,
+            action,
+            client_id,
+            client_number,
+            channel,
+            wording_version,
+            payload,
+            prev_hash,
+            own_hash,
+        ) = row
         expected = self.head_seq + 1
         if seq != expected:
             return Problem(expected, f"missing: the log jumps from #{self.head_seq} to #{seq}")
@@ -306,9 +322,9 @@ class ChainVerifier:
         return None
 
     def _replay(self, seq: int, client_id: int, channel: str, payload: str) -> Problem | None:
-        state = json.loads(payload).get("state")
-        if not state:
+        if not payload.startswith(STATE_PREFIX):
             return None
+        state = _DECODER.raw_decode(payload, len(STATE_PREFIX) - 1)[0]
         previous = self.states.get((client_id, channel))
         before = previous.status if previous else "none"
         if state.get("from") != before:
@@ -366,12 +382,41 @@ _SQLITE_COLUMNS = ", ".join(
 
 
 def _stream_postgresql(chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    """Rows from a server-side cursor, fetched one chunk ahead by a thread: the database
+    produces the next chunk while the caller checks this one (psycopg waits without the GIL)."""
     connection.ensure_connection()
     raw: Any = connection.connection  # the psycopg connection, for a named (server) cursor
-    with raw.cursor(name="optin_audit_stream") as cursor:
-        cursor.itersize = chunk_size
-        cursor.execute(f"SELECT {_COLUMNS} FROM optin_auditentry ORDER BY seq")  # noqa: S608
-        yield from cursor
+    chunks: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            with raw.cursor(name="optin_audit_stream") as cursor:
+                cursor.execute(f"SELECT {_COLUMNS} FROM optin_auditentry ORDER BY seq")  # noqa: S608
+                while not stop.is_set() and (rows := cursor.fetchmany(chunk_size)):
+                    while not stop.is_set():
+                        try:
+                            chunks.put(rows, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+            chunks.put(None)
+        except BaseException as exc:  # handed to the reader, raised there
+            chunks.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="optin-audit-stream", daemon=True)
+    fetcher.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # drain, so the fetcher is never stuck on a full queue
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.1)
+        fetcher.join()
 
 
 def _sqlite_time(stored: str) -> str:

@@ -141,7 +141,7 @@ def apply_event(
         "journey": journey,
         "wording_version": wording_version,
     }
-    entry_data: dict[str, Any] = {"journey": journey, "state": projection, **(data or {})}
+    entry_data: dict[str, Any] = {"journey": journey, audit.STATE_KEY: projection, **(data or {})}
     if wording is not None:
         entry_data["wording_sha256"] = wording.sha256
     if step.effects:

@@ -65,8 +65,8 @@ def test_each_lapse_is_logged_by_the_system_with_its_reason(granted_and_pending,
         assert entry.actor_type == "system"
         assert data["journey"] == "system_capacity"
         assert data["reason"] == "legal_capacity"
-        assert data["state"]["to"] == "none"
-    assert {payload(e)["state"]["from"] for e in lapses} == {"granted", "pending_signature"}
+        assert data["_state"]["to"] == "none"
+    assert {payload(e)["_state"]["from"] for e in lapses} == {"granted", "pending_signature"}
 
 
 def test_the_states_record_the_capacity_journey(granted_and_pending, admin_actor):
@@ -124,7 +124,7 @@ def test_a_pending_confirmation_lapses_too(customer, grant, admin_actor, setting
     assert protect(admin_actor, customer) == ["email"]
     assert states_of(customer)["email"] == "none"
     (lapse,) = entries("consent.lapsed", customer)
-    assert payload(lapse)["state"]["from"] == "pending_confirmation"
+    assert payload(lapse)["_state"]["from"] == "pending_confirmation"
 
 
 def test_lifting_the_measure_revives_nothing(granted_and_pending, admin_actor):

@@ -239,7 +239,7 @@ def test_a_pending_double_opt_in_follows_its_address(customer, grant, settings):
     assert grant(customer, "email").status == "pending_confirmation"
     result = change(customer, email="jeanne.nouvelle@exemple.fr")
     assert states_of(customer)["email"] == "none"
-    assert [payload(e)["state"]["to"] for e in entries("consent.restored", customer)] == ["none"]
+    assert [payload(e)["_state"]["to"] for e in entries("consent.restored", customer)] == ["none"]
     assert result.optin_invitation == ["email"]
     assert verify_log().ok
 

@@ -162,7 +162,7 @@ def test_an_advisor_decision_records_actor_branch_journey_states_wording_and_evi
     )
     assert payload["journey"] == "branch_contact_update"
     assert payload["decision"] == "refuse"
-    assert (payload["state"]["from"], payload["state"]["to"]) == ("none", "refused")
+    assert (payload["_state"]["from"], payload["_state"]["to"]) == ("none", "refused")
     assert entry.wording_version == "email-v1"
     assert payload["wording_sha256"] == Wording.objects.get(version="email-v1").sha256
     assert payload["evidence"] == {"identity_document": "cni"}
@@ -193,8 +193,8 @@ def test_a_digital_decision_records_when_it_occurred_and_when_it_was_recorded(cu
     assert (entry.actor_type, entry.actor_id) == ("api_client", "api:web")
     assert "actor_branch" not in payload
     assert payload["journey"] == "digital_self_service"
-    assert payload["state"]["from"] == "none"
-    assert payload["state"]["to"] == "granted"
+    assert payload["_state"]["from"] == "none"
+    assert payload["_state"]["to"] == "granted"
     assert entry.wording_version == "sms_push-v1"
     assert payload["wording_sha256"] == Wording.objects.get(version="sms_push-v1").sha256
     assert payload["evidence"] == {"auth_level": "strong", "session": "s-42"}
@@ -211,8 +211,8 @@ def test_a_withdrawal_records_the_previous_and_new_state(customer, grant, decide
     grant(customer, "email")
     decide(customer, "email", "withdraw")
     payload = json.loads(log_of(customer)[-1].payload)
-    assert payload["state"]["from"] == "granted"
-    assert payload["state"]["to"] == "withdrawn"
+    assert payload["_state"]["from"] == "granted"
+    assert payload["_state"]["to"] == "withdrawn"
     assert payload["decision"] == "withdraw"
 
 

@@ -82,3 +82,13 @@ def test_stream_rows_reads_back_the_times_that_were_hashed(db, customer, microse
     assert rows[entry.seq][1] == entry.recorded_at.astimezone(dt.UTC).isoformat(
         timespec="microseconds"
     )
+
+
+def test_a_consent_entry_opens_with_its_state_change(db, customer, grant):
+    """Verification decodes only the state object at the head of a consent entry's payload;
+    an entry whose payload opened otherwise would not be replayed."""
+    from optin.models import AuditEntry
+
+    grant(customer, "email")
+    entry = AuditEntry.objects.filter(action="consent.granted").get()
+    assert entry.payload.startswith(audit.STATE_PREFIX)

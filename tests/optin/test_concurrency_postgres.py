@@ -137,7 +137,7 @@ def test_concurrent_decisions_on_one_client_are_all_logged_and_the_state_is_the_
         last = [e for e in entries if e.channel == channel][-1]
         state = ConsentState.objects.get(client=client, channel=channel)
         assert state.last_seq == last.seq
-        assert state.status == json.loads(last.payload)["state"]["to"]
+        assert state.status == json.loads(last.payload)["_state"]["to"]
 
 
 def test_two_advisors_changing_contact_data_from_the_same_version_one_gets_conflict(

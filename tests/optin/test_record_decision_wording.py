@@ -145,7 +145,7 @@ def test_the_entry_records_the_version_and_the_sha256_of_its_text(
     payload = json.loads(entry.payload)
     assert entry.wording_version == f"{channel}-v1"
     assert payload["wording_sha256"] == wording.sha256
-    assert payload["state"]["wording_version"] == f"{channel}-v1"
+    assert payload["_state"]["wording_version"] == f"{channel}-v1"
     state = ConsentState.objects.get(client=customer, channel=channel)
     assert state.wording_version == f"{channel}-v1"
     assert result.wording_version == f"{channel}-v1"
