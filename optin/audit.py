@@ -122,6 +122,11 @@ def header_json(
     )
 
 
+def header_of(entry: AuditEntry) -> str:
+    """The header of a stored (or about to be stored) entry."""
+    return header_json(*(getattr(entry, name) for name in ROW_FIELDS[:10]))
+
+
 def chain_hash(prev_hash: str, header: str, payload: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{header}\n{payload}".encode()).hexdigest()
 
@@ -181,18 +186,6 @@ def append(
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
         recorded_at = timezone.now()
         occurred = occurred_at or recorded_at
-        header = header_json(
-            seq,
-            recorded_at,
-            occurred,
-            str(actor.type),
-            actor.id,
-            action,
-            client_id,
-            client_number,
-            channel,
-            wording_version,
-        )
         entry = AuditEntry(
             seq=seq,
             recorded_at=recorded_at,
@@ -206,8 +199,8 @@ def append(
             wording_version=wording_version,
             payload=payload,
             prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, header, payload),
         )
+        entry.hash = chain_hash(prev_hash, header_of(entry), payload)
         adapt = connection.ops.adapt_datetimefield_value
         cursor.execute(
             _INSERT_SQL,
@@ -277,39 +270,15 @@ class ChainVerifier:
     watch: frozenset[int] = frozenset()  # sequences whose hash checkpoints will compare
 
     def feed(self, row: tuple[Any, ...]) -> Problem | None:
-        (
-            seq,
-            recorded_at,
-            occurred_at,
-            actor_type,
-            actor_id,
-            action,
-            client_id,
-            client_number,
-            channel,
-            wording_version,
-            payload,
-            prev_hash,
-            own_hash,
-        ) = row
+        seq, action, client_id, channel = row[0], row[5], row[6], row[8]
+        payload, prev_hash, own_hash = row[10:]
         expected = self.head_seq + 1
         if seq != expected:
             return Problem(expected, f"missing: the log jumps from #{self.head_seq} to #{seq}")
         if prev_hash != self.head_hash:
             return Problem(seq, "its previous hash does not match the entry before it")
-        header = header_json(
-            seq,
-            recorded_at,
-            occurred_at,
-            actor_type,
-            actor_id,
-            action,
-            client_id,
-            client_number,
-            channel,
-            wording_version,
-        )
-        if chain_hash(prev_hash, header, payload) != own_hash:
+        # ROW_FIELDS opens with header_json's arguments, in its order.
+        if chain_hash(prev_hash, header_json(*row[:10]), payload) != own_hash:
             return Problem(seq, "its content does not match its hash (altered)")
         if channel and client_id is not None and action.startswith("consent."):
             problem = self._replay(seq, client_id, channel, payload)

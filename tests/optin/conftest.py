@@ -11,7 +11,7 @@ from django.db import connections
 from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
 from clients.models import Client, ClientKind
-from optin.audit import GENESIS_HASH, chain_hash, header_json
+from optin.audit import GENESIS_HASH, chain_hash, header_of
 from optin.models import AuditEntry
 
 
@@ -45,19 +45,7 @@ def rehash_from(seq: int) -> None:
     previous = AuditEntry.objects.filter(seq=seq - 1).values_list("hash", flat=True).first()
     prev_hash = previous or GENESIS_HASH
     for entry in AuditEntry.objects.filter(seq__gte=seq).order_by("seq"):
-        header = header_json(
-            entry.seq,
-            entry.recorded_at,
-            entry.occurred_at,
-            entry.actor_type,
-            entry.actor_id,
-            entry.action,
-            entry.client_id,
-            entry.client_number,
-            entry.channel,
-            entry.wording_version,
-        )
-        own_hash = chain_hash(prev_hash, header, entry.payload)
+        own_hash = chain_hash(prev_hash, header_of(entry), entry.payload)
         AuditEntry.objects.filter(pk=entry.pk).update(prev_hash=prev_hash, hash=own_hash)
         prev_hash = own_hash
 
