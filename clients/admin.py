@@ -179,13 +179,14 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def _save_changes(self, actor: Any, obj: Client, form: Any, data: dict[str, Any]) -> None:
         changed = set(form.changed_data)
         number = obj.client_number
+        # R45, under the row lock: the page was based on the current version of the record.
+        services.lock_client(number, expected_version=data.get("expected_version"))
         if {"email", "mobile"} & changed:
             services.change_contact_details(
                 actor=actor,
                 client_number=number,
                 email=data["email"] if "email" in changed else None,
                 mobile=data["mobile"] if "mobile" in changed else None,
-                expected_version=data.get("expected_version"),
                 journey="back_office",
             )
         identity = {k: data[k] for k in services.IDENTITY_FIELDS if k in changed}

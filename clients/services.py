@@ -130,11 +130,29 @@ def _validate_client(client: Client) -> None:
     client.full_clean(validate_unique=False, validate_constraints=False)
 
 
-def lock_client(client_number: str) -> Client:
+def lock_client(client_number: str, expected_version: int | None = None) -> Client:
+    """The client row, locked until the transaction ends.
+
+    R45: with `expected_version`, a record changed meanwhile raises DomainError(conflict)
+    carrying the current values; every change of the record increments its version.
+    """
     client = Client.objects.select_for_update().filter(client_number=client_number).first()
     if client is None:
         raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+    if expected_version is not None and expected_version != client.version:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            _("La fiche a été modifiée entre-temps : rechargez-la avant de la changer."),
+            current={"version": client.version, "email": client.email, "mobile": client.mobile},
+        )
     return client
+
+
+def _touch(client: Client, *fields: str) -> None:
+    """Save the changed fields as a new version of the record (R45)."""
+    client.version += 1
+    client.updated_at = timezone.now()
+    client.save(update_fields=[*fields, "version", "updated_at"])
 
 
 @dataclass(frozen=True)
@@ -164,13 +182,7 @@ def change_contact_details(
     Bad values raise ValidationError with field errors. Nothing is written when it raises.
     """
     cleaned = _clean_contacts(email, mobile)
-    client = lock_client(client_number)
-    if expected_version is not None and expected_version != client.version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            _("La fiche a été modifiée entre-temps : rechargez-la avant de la changer."),
-            current={"version": client.version, "email": client.email, "mobile": client.mobile},
-        )
+    client = lock_client(client_number, expected_version)
     touched: list[str] = []
     changed: list[str] = []
     for channel, field in CONTACT_FIELDS.items():
@@ -194,9 +206,7 @@ def change_contact_details(
             personal={"old": old, "new": new},
         )
     if changed:
-        client.version += 1
-        client.updated_at = timezone.now()
-        client.save(update_fields=["email", "mobile", "version", "updated_at"])
+        _touch(client, "email", "mobile")
     if Channel.EMAIL in changed:
         _end_pending_confirmation(client)
     invite: list[str] = []
@@ -257,8 +267,7 @@ def change_legal_capacity(
     if (client.legal_capacity, client.protection_measure) == before:
         return []
     when = occurred_at or timezone.now()
-    client.updated_at = timezone.now()
-    client.save(update_fields=["legal_capacity", "protection_measure", "updated_at"])
+    _touch(client, "legal_capacity", "protection_measure")
     audit.append(
         action="client.capacity_changed",
         actor=actor,
@@ -291,8 +300,7 @@ def correct_birth_date(
         return []
     client.birth_date = birth_date
     _validate_client(client)
-    client.updated_at = timezone.now()
-    client.save(update_fields=["birth_date", "updated_at"])
+    _touch(client, "birth_date")
     audit.append(
         action="client.birth_date_corrected",
         actor=actor,
@@ -344,8 +352,7 @@ def update_client_identity(*, actor: Actor, client_number: str, **values: Any) -
     changed = [name for name in values if getattr(client, name) != old[name]]
     if not changed:
         return client
-    client.updated_at = timezone.now()
-    client.save(update_fields=[*changed, "updated_at"])
+    _touch(client, *changed)
     plain = {n: _loggable(getattr(client, n)) for n in changed if n in _PLAIN_FIELDS}
     personal = {n: getattr(client, n) for n in changed if n not in _PLAIN_FIELDS}
     audit.append(

@@ -127,7 +127,7 @@ class ConsentState(models.Model):
         indexes = [models.Index(fields=["channel", "status"], name="consentstate_status_idx")]
 
     def __str__(self) -> str:
-        return f"{self.client_id}/{self.channel}: {self.status}"
+        return f"{self.get_channel_display()} : {self.get_status_display()}"
 
 
 class ActorType(models.TextChoices):
