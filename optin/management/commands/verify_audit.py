@@ -29,10 +29,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = head_seq()
+        # The bar rewrites its line with "\r": it writes to the raw stream, not to Django's
+        # wrapper (which ends every write with a newline).
+        stream = getattr(self.stderr, "_out", sys.stderr)
         show = options["progress"] == "always" or (
-            options["progress"] == "auto" and total >= PROGRESS_FROM and sys.stderr.isatty()
+            options["progress"] == "auto" and total >= PROGRESS_FROM and stream.isatty()
         )
-        with tqdm(total=total, unit=" entries", disable=not show, file=sys.stderr) as bar:
+        with tqdm(total=total, unit=" entries", disable=not show, file=stream) as bar:
             result = verify_log(progress=bar.update)
         if not result.ok:
             others = len(result.problems) - 1
