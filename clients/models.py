@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 PARIS = ZoneInfo("Europe/Paris")
+# The field holding each channel's contact point (R1: e-mail; SMS and push: the mobile).
+CONTACT_FIELDS = {"email": "email", "sms_push": "mobile"}
 
 
 def today_in_paris() -> dt.date:
@@ -230,10 +232,6 @@ class Client(models.Model):
         return " ".join(part for part in (self.first_name, self.last_name) if part)
 
     @property
-    def is_natural_person(self) -> bool:
-        return not self.is_legal_entity
-
-    @property
     def is_protected(self) -> bool:
         return self.legal_capacity == LegalCapacity.PROTECTED
 
@@ -244,7 +242,7 @@ class Client(models.Model):
         return (on or today_in_paris()) < adulthood_date(self.birth_date)
 
     def contact_point(self, channel: str) -> str:
-        return self.email if channel == "email" else self.mobile
+        return str(getattr(self, CONTACT_FIELDS[channel]))
 
     def as_identity(self) -> dict[str, Any]:
         """The personal fields a log entry keeps (encrypted) about this client."""

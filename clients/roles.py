@@ -86,11 +86,6 @@ def set_role_group(user: AbstractBaseUser, role: str) -> None:
     groups.add(Group.objects.get(name=role))
 
 
-def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
-    profile = getattr(user, "staff_profile", None)
-    return profile.role if profile is not None else None
-
-
 def actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
     """The log's actor for a staff member (R51): role, staff id and branch."""
     profile = getattr(user, "staff_profile", None)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import (
+    CONTACT_FIELDS,
     Branch,
     Client,
     ClientStatus,
@@ -28,8 +29,6 @@ from optin.errors import DomainError, ErrorCode
 from optin.models import Channel, ConsentState, ConsentStatus, Journey
 from optin.services import apply_event, lapse_consents
 from optin.transitions import Event
-
-CONTACT_FIELDS = {Channel.EMAIL: "email", Channel.SMS_PUSH: "mobile"}
 
 
 def _clean_contacts(email: str | None, mobile: str | None) -> dict[str, str]:

@@ -10,7 +10,14 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clients.models import Client, ClientKind, LegalCapacity, adulthood_date, today_in_paris
+from clients.models import (
+    CONTACT_FIELDS,
+    Client,
+    ClientKind,
+    LegalCapacity,
+    adulthood_date,
+    today_in_paris,
+)
 from optin import policy
 from optin.errors import DomainError, ErrorCode
 from optin.models import Channel, ConsentState, ConsentStatus, SuppressionEntry
@@ -131,15 +138,11 @@ def _reason(channel: str, row: dict[str, object] | None, today: dt.date, suppres
         return Reason.PENDING_CONFIRMATION
     if status == ConsentStatus.NONE and not opt_out:
         return Reason.NO_CONSENT
-    if not row[channel_field(channel)]:
+    if not row[CONTACT_FIELDS[channel]]:
         return Reason.NO_CONTACT_POINT
     if status == ConsentStatus.GRANTED:
         return Reason.GRANTED
     return Reason.B2B_NO_OBJECTION
-
-
-def channel_field(channel: str) -> str:
-    return "email" if channel == Channel.EMAIL else "mobile"
 
 
 def consents_granted_before(
