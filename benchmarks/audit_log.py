@@ -35,7 +35,6 @@ import secrets
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,17 +44,11 @@ from typing import TYPE_CHECKING, Any
 import dj_database_url
 import psycopg
 from psycopg import sql
+from report import PROJECT_DIR, REPORT_PATH, wrap, write_section
 
 if TYPE_CHECKING:
     from clients.models import Client
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-REPORT_PATH = PROJECT_DIR / "docs" / "PERFORMANCE.md"
-REPORT_HEADER = (
-    "# Performance\n\n"
-    "Benchmarks of optin and their latest results. Each section is written by its script;\n"
-    "running a script again replaces its section and keeps the others.\n"
-)
 SECTION_TITLE = "## Audit log"
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/optin_bench"
@@ -901,34 +894,7 @@ def render(results: Results) -> str:
     ]
     for target, measured, met in r.targets():
         lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
-    return "\n".join(_wrap(line) for line in lines) + "\n"
-
-
-def _wrap(line: str) -> str:
-    """Prose lines folded at 100 columns (bullets indented); table rows kept whole."""
-    if line.startswith(("|", "#")) or len(line) <= 100:
-        return line
-    indent = "  " if line.startswith("- ") else ""
-    return textwrap.fill(
-        line, width=100, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
-    )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the section of the report (from its title to the next `## `), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else REPORT_HEADER
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION_TITLE), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    return "\n".join(wrap(line) for line in lines) + "\n"
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -1012,7 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     if not args.no_docs:
-        write_section(REPORT_PATH, report)
+        write_section(SECTION_TITLE, report)
         log(f"written to {REPORT_PATH.relative_to(PROJECT_DIR)}")
     missed = [target for target, _measured, met in results.targets() if not met]
     for target, measured, met in results.targets():

@@ -22,6 +22,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "clients.change_contact",
         "optin.view_wording",
         "optin.view_consentstate",
+        "signatures.view_consentform",
+        "signatures.sign_consentform",
+        "signatures.download_consentform",
     ),
     Role.COMPLIANCE: (
         "clients.view_branch",
@@ -32,6 +35,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "optin.view_auditentry",
         "optin.view_auditcheckpoint",
         "optin.verify_audit",
+        "signatures.view_consentform",
+        "signatures.download_consentform",
     ),
     Role.ADMINISTRATOR: (
         "auth.view_user",
@@ -55,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "optin.view_consentstate",
         "optin.view_auditentry",
         "optin.view_auditcheckpoint",
+        "signatures.view_consentform",
     ),
 }
 

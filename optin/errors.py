@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     OCCURRED_TOO_OLD = "occurred_too_old"  # R21
     FORM_NOT_PENDING = "form_not_pending"  # R26
     FORM_WRONG_CLIENT = "form_wrong_client"  # R26
+    FORM_REFERENCE_MISMATCH = "form_reference_mismatch"  # R26: the scan is of another form
+    SIGNED_BEFORE_FORM = "signed_before_form"  # R25: a paper date before the form existed
+    UNKNOWN_FORM = "unknown_form"
     CONFLICT = "conflict"  # R45, R37
     INVALID_TRANSITION = "invalid_transition"  # R12 "—" cells
     JOURNEY_NOT_ALLOWED = "journey_not_allowed"  # R35
@@ -40,6 +43,7 @@ HTTP_STATUS = {
     ErrorCode.BATCH_TOO_LARGE: 400,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNKNOWN_CLIENT: 404,
+    ErrorCode.UNKNOWN_FORM: 404,
     ErrorCode.JOURNEY_NOT_ALLOWED: 403,
 }
 

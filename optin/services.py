@@ -34,6 +34,7 @@ from optin.models import (
     Wording,
     text_sha256,
 )
+from optin.signals import consent_step_applied
 from optin.transitions import Event, InvalidTransition, Step, decide
 
 
@@ -167,6 +168,18 @@ def apply_event(
         update_fields=["status", "prior_status", "since", "journey", "wording_version", "last_seq"]
     )
     _update_suppression(channel, client.contact_point(channel), step.status)
+    if step.effects:
+        consent_step_applied.send(
+            sender=Event,
+            client=client,
+            channel=channel,
+            event=event,
+            step=step,
+            actor=actor,
+            journey=journey,
+            occurred_at=occurred_at,
+            entry=entry,
+        )
     return step, state, entry
 
 
@@ -264,6 +277,7 @@ def record_decision(
     occurred_at: dt.datetime | None = None,
     evidence: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    branch_form: bool = False,
 ) -> DecisionResult:
     """Record a customer's grant, refusal or withdrawal on one channel.
 
@@ -275,7 +289,8 @@ def record_decision(
     invalid_transition. Nothing is written when it raises.
 
     A branch grant moves the channel to pending_signature and returns the effect `new_form`:
-    its caller (the form service) creates the form in this same transaction.
+    only `signatures.services.collect_branch_answers`, which creates the form in this same
+    transaction, records one (`branch_form=True`); any other caller is refused (R24, R30).
     """
     if channel not in Channel.values:
         raise DomainError(
@@ -292,6 +307,11 @@ def record_decision(
         raise DomainError(
             ErrorCode.JOURNEY_NOT_ALLOWED,
             _("Le parcours %(j)s ne peut pas être enregistré par cet acteur.") % {"j": journey},
+        )
+    if decision == Decision.GRANT and journey in BRANCH_JOURNEYS and not branch_form:
+        raise DomainError(
+            ErrorCode.JOURNEY_NOT_ALLOWED,
+            _("Un accord en agence passe par le formulaire que le client signe."),
         )
     client = Client.objects.select_for_update().filter(client_number=client_number).first()
     if client is None:

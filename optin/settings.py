@@ -61,6 +61,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "optin.context_processors.vendor",
             ],
         },
     },
@@ -126,6 +127,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Forms and other files go through the default storage (local files under var/media, or an
+# object store with write-once locking in production: DESIGN.md §7).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024  # a 10 MB scan and its form fields
+FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+LOGIN_URL = "admin:login"
+
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
@@ -136,6 +143,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # WeasyPrint reports each rendering step and fontTools each subset at INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools", "pyhanko")},
 }
 
 REST_FRAMEWORK = {
@@ -171,3 +180,20 @@ OPTIN_EMAIL_DOUBLE_OPTIN = env_bool("OPTIN_EMAIL_DOUBLE_OPTIN", False)  # Decisi
 OPTIN_CONFIRMATION_DELAY_DAYS = env_int("OPTIN_CONFIRMATION_DELAY_DAYS", 7, minimum=1)
 # Decisions D1-D9 of RULES.md §14 that can be switched are read in optin/policy.py.
 OPTIN_PROOF_RETENTION_YEARS = env_int("OPTIN_PROOF_RETENTION_YEARS", 5, minimum=1)  # D9
+
+# --- consent forms (signatures/) ---
+# The bank's seal: a PKCS#12 file holding the key and certificate that seal every signed form
+# (PAdES). `make run` writes a self-signed development one to var/keys/ when none is set.
+OPTIN_SEAL_PKCS12 = env_path("OPTIN_SEAL_PKCS12_PATH", VAR_DIR / "keys" / "seal-development.p12")
+OPTIN_SEAL_PASSPHRASE = env_secret("OPTIN_SEAL_PASSPHRASE") or ""
+# Certificates (PEM files, comma-separated) trusted when verifying a seal, besides the current
+# seal's own: the previous seal certificates after a rotation, or the issuing CA.
+OPTIN_SEAL_TRUSTED_CERTS = env_list("OPTIN_SEAL_TRUSTED_CERTS", [])
+# The branch address line printed under the bank's name on forms.
+OPTIN_BANK_ADDRESS = env_str("OPTIN_BANK_ADDRESS", "")
+# R25: what a scan (PDF, PNG, JPEG) and a drawn signature may weigh.
+OPTIN_SCAN_MAX_BYTES = env_int("OPTIN_SCAN_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+OPTIN_SIGNATURE_MAX_BYTES = env_int("OPTIN_SIGNATURE_MAX_BYTES", 200 * 1024, minimum=1024)
+OPTIN_SIGNATURE_POINTS_MAX_BYTES = env_int(
+    "OPTIN_SIGNATURE_POINTS_MAX_BYTES", 512 * 1024, minimum=1024
+)

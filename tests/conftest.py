@@ -13,7 +13,7 @@ from django.db import connection
 from clients.models import Branch, Client, Role
 from optin.audit import Actor
 from optin.checkpoints import write_local_keys
-from optin.models import Journey
+from optin.models import BRANCH_JOURNEYS, Journey
 from optin.services import DecisionResult, record_decision
 from tests.factories import BranchFactory, ClientFactory, StaffFactory, advisor_actor, web_actor
 
@@ -115,6 +115,8 @@ def grant(web: Actor) -> Callable[..., DecisionResult]:
             "evidence": {"ip": "192.0.2.1", "user_agent": "pytest"},
         }
         arguments.update(kwargs)
+        if arguments["journey"] in BRANCH_JOURNEYS:
+            arguments.setdefault("branch_form", True)
         return record_decision(**arguments)
 
     return do
@@ -137,6 +139,9 @@ def decide(web: Actor) -> Callable[..., DecisionResult]:
         if decision == "grant":
             arguments["affirmative_action"] = True
         arguments.update(kwargs)
+        if decision == "grant" and arguments["journey"] in BRANCH_JOURNEYS:
+            # A branch "Oui" as the form service records it (signatures.services).
+            arguments.setdefault("branch_form", True)
         return record_decision(**arguments)
 
     return do

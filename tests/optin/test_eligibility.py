@@ -169,6 +169,7 @@ def test_7_a_branch_yes_not_yet_signed_is_pending_signature(customer, advisor_as
         actor=advisor_as_actor,
         wording_version="email-v1",
         affirmative_action=True,
+        branch_form=True,
     )
     assert answer("email", customer) == (False, "pending_signature")
 

@@ -313,6 +313,7 @@ def test_r13_example_through_the_services_keeps_none_as_the_stored_prior(
             actor=advisor_as_actor,
             wording_version="email-v1",
             affirmative_action=True,
+            branch_form=True,
         )
 
     def stored() -> tuple[str, str]:
