@@ -316,12 +316,17 @@ def _create_form(
     )
     # R13: the older pending forms for these channels are superseded; their other channels
     # (not answered "Oui" again) go back to their prior state.
-    older = (
-        ConsentForm.objects.select_for_update()
-        .pending()
+    older_ids = (
+        ConsentForm.objects.pending()
         .filter(client=client, channels__channel__in=channels)
         .exclude(pk=form.pk)
-        .distinct()
+        .values("pk")
+    )
+    # PostgreSQL refuses FOR UPDATE with DISTINCT: lock the rows found by a subquery.
+    older = list(
+        ConsentForm.objects.select_for_update()
+        .filter(pk__in=older_ids)
+        .select_related("client")
         .order_by("created_at")
     )
     for old in older:

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -121,7 +122,11 @@ def sign_paper(request: HttpRequest, client_number: str, reference: str) -> Http
     form = get_form_for_user(request.user, client_number, reference)
     if not form.is_pending:
         return _detail(form)
-    page = PaperSignatureForm(request.POST or None, request.FILES or None)
+    page = PaperSignatureForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"signed_at": timezone.localtime().replace(second=0, microsecond=0)},
+    )
     if request.method == "POST" and page.is_valid():
         data = page.cleaned_data
         try:

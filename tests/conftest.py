@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
 from clients.models import Branch, Client, Role
 from optin.audit import Actor
@@ -157,3 +158,53 @@ def paris(*args: int) -> dt.datetime:
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def committed_database(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+) -> Iterator[None]:
+    """A test database for the tests that commit (marker `committed`).
+
+    pytest-django creates the test database only when a collected test uses its `db`-style
+    fixtures or marker, which would wrap the test in a transaction (or TRUNCATE afterwards,
+    refused by the log's triggers). When the committed tests run alone (`-m committed`), no
+    test database exists yet: create it here, so that they never write to the database named
+    in DATABASE_URL, and destroy it at the end of the session.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    if any(uses_test_transaction(item) for item in request.session.items):
+        pytest.skip("commits rows: run the `committed` tests in their own invocation")
+    created = None
+    with django_db_blocker.unblock():
+        if not str(connections["default"].settings_dict["NAME"]).startswith(TEST_DATABASE_PREFIX):
+            created = setup_databases(
+                verbosity=0, interactive=False, keepdb=django_db_keepdb, aliases={"default"}
+            )
+    assert str(connections["default"].settings_dict["NAME"]).startswith(TEST_DATABASE_PREFIX)
+    yield
+    if created is not None and not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
+
+
+def uses_test_transaction(item: pytest.Item) -> bool:
+    """Whether a collected test expects a clean test database (rows committed by the
+    `committed` tests would stay in it)."""
+    if item.get_closest_marker("committed"):
+        return False
+    names = getattr(item, "fixturenames", ())
+    return (
+        bool(item.get_closest_marker("django_db")) or "db" in names or ("transactional_db" in names)
+    )
+
+
+@pytest.fixture
+def committed(committed_database: None, django_db_blocker: Any) -> Iterator[None]:
+    """Database access without a test transaction: what is written here is committed."""
+    with django_db_blocker.unblock():
+        yield

@@ -11,11 +11,21 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from clients import services
-from clients.models import Branch, Client, ClientKind, ClientStatus, LegalCapacity, Role
+from clients.models import (
+    Branch,
+    Client,
+    ClientKind,
+    ClientStatus,
+    LegalCapacity,
+    Role,
+    consent_ineligibility,
+)
 from clients.roles import ensure_roles
 from optin.audit import Actor
-from optin.models import ActorType, Journey
+from optin.models import ActorType, Channel, ConsentStatus, Journey
 from optin.services import record_decision
+from signatures.models import FORM_JOURNEYS, ConsentForm
+from signatures.services import BranchAnswer, collect_branch_answers
 
 BRANCH = ("B001", "Agence Paris Opéra")
 STAFF = (
@@ -91,10 +101,43 @@ class Command(BaseCommand):
             users[role] = user
         advisor = Actor(ActorType.ADVISOR, f"staff:{users[Role.ADVISOR].pk}", branch.code)
         created = sum(self._client(i, branch, advisor) for i in range(1, DEMO_CLIENTS + 1))
+        forms = self._pending_forms(users[Role.ADVISOR])
         self.stdout.write(f"Demo data ready ({created} new customers, branch {branch.code}).")
+        for form in forms:
+            number = form.client.client_number
+            self.stdout.write(f"  form to sign: /clients/{number}/formulaires/{form.reference}/")
         self.stdout.write("Staff accounts (username / password):")
         for username, password, role, _first, _last in STAFF:
             self.stdout.write(f"  {username} / {password}  ({Role(role).label})")
+
+    def _pending_forms(self, advisor: User) -> list[ConsentForm]:
+        """Two customers who said "Oui" in branch and have not signed yet (R24), once."""
+        if ConsentForm.objects.filter(client__client_number__startswith="DEMO-").exists():
+            return []
+        forms: list[ConsentForm] = []
+        for client in Client.objects.filter(client_number__startswith="DEMO-").order_by("pk"):
+            if len(forms) == 2:
+                break
+            if consent_ineligibility(client) or not (client.email and client.mobile):
+                continue
+            granted = set(
+                client.consent_states.filter(status=ConsentStatus.GRANTED).values_list(
+                    "channel", flat=True
+                )
+            )
+            answers = {
+                channel: BranchAnswer("yes", f"{channel}-v1")
+                for channel in Channel.values
+                if channel not in granted
+            }
+            if not answers:
+                continue
+            collected = collect_branch_answers(
+                client=client, answers=answers, advisor=advisor, journey=FORM_JOURNEYS[0]
+            )
+            if collected.form is not None:
+                forms.append(collected.form)
+        return forms
 
     def _client(self, i: int, branch: Branch, advisor: Actor) -> int:
         number = f"DEMO-{i:04d}"
