@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     FORM_REFERENCE_MISMATCH = "form_reference_mismatch"  # R26: the scan is of another form
     SIGNED_BEFORE_FORM = "signed_before_form"  # R25: a paper date before the form existed
     UNKNOWN_FORM = "unknown_form"
+    NOT_ALLOWED = "not_allowed"  # R55: not this staff member's to do
     CONFLICT = "conflict"  # R45, R37
     INVALID_TRANSITION = "invalid_transition"  # R12 "—" cells
     JOURNEY_NOT_ALLOWED = "journey_not_allowed"  # R35
@@ -45,6 +46,7 @@ HTTP_STATUS = {
     ErrorCode.UNKNOWN_CLIENT: 404,
     ErrorCode.UNKNOWN_FORM: 404,
     ErrorCode.JOURNEY_NOT_ALLOWED: 403,
+    ErrorCode.NOT_ALLOWED: 403,
 }
 
 

@@ -244,14 +244,15 @@ def check_scan(data: bytes) -> Scan:
         )
     if data.startswith(PDF_MAGIC):
         return Scan(data, "application/pdf", "pdf", _pdf_pages(data))
-    for magic, fmt, content_type, extension in (
-        (PNG_MAGIC, "PNG", "image/png", "png"),
-        (JPEG_MAGIC, "JPEG", "image/jpeg", "jpg"),
+    # Phone cameras write JPEG files carrying a preview picture (MPO, a JPEG extension).
+    for magic, formats, content_type, extension in (
+        (PNG_MAGIC, ("PNG",), "image/png", "png"),
+        (JPEG_MAGIC, ("JPEG", "MPO"), "image/jpeg", "jpg"),
     ):
         if data.startswith(magic):
             try:
                 with Image.open(io.BytesIO(data)) as image:
-                    if image.format != fmt:
+                    if image.format not in formats:
                         break
                     width, height = image.size
                     if width * height > MAX_SCAN_PIXELS:

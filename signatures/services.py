@@ -30,7 +30,7 @@ from clients.services import lock_client
 from optin import audit
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
-from optin.models import Channel, ConsentState, ConsentStatus, Journey, Wording
+from optin.models import ActorType, Channel, ConsentState, ConsentStatus, Journey, Wording
 from optin.services import DecisionResult, record_decision
 from optin.services import apply_event as apply_consent_event
 from optin.transitions import Effect, Event, Step
@@ -98,6 +98,28 @@ PAPER_ATTESTATION = (
     "J'atteste que le formulaire scanné porte la signature manuscrite du client, apposée en ma "
     "présence après vérification de son identité, et que sa référence est celle du formulaire."
 )
+
+
+# --- who may act -------------------------------------------------------------------------------
+
+
+def advisor_of(user: User, client: Client) -> Actor:
+    """R55: only an advisor of the client's branch collects answers, has a form signed or
+    cancels it; the log's actor for them. Raises DomainError(not_allowed) otherwise."""
+    try:
+        actor = actor_for(user)
+    except PermissionError:
+        actor = None
+    if (
+        actor is None
+        or actor.type != ActorType.ADVISOR
+        or not Client.objects.visible_to(user).filter(pk=client.pk).exists()
+    ):
+        raise DomainError(
+            ErrorCode.NOT_ALLOWED,
+            _("Seul un conseiller de l'agence du client recueille ou fait signer son accord."),
+        )
+    return actor
 
 
 # --- answers in branch -------------------------------------------------------------------------
@@ -180,7 +202,7 @@ def collect_branch_answers(
             ),
         )
     _check_answers(answers)
-    actor = actor_for(advisor)
+    actor = advisor_of(advisor, client)
     yes = {c: a for c, a in answers.items() if a.answer == Answer.YES}
     no = {c: a for c, a in answers.items() if a.answer == Answer.NO}
 
@@ -329,17 +351,6 @@ def _create_form(
         .select_related("client")
         .order_by("created_at")
     )
-    for old in older:
-        _end_form(
-            old,
-            status=FormStatus.SUPERSEDED,
-            reason="superseded",
-            actor=actor,
-            journey=journey,
-            occurred_at=created_at,
-            keep=frozenset(channels),
-            superseded_by=form,
-        )
     audit.append(
         action="form.generated",
         actor=actor,
@@ -363,6 +374,18 @@ def _create_form(
             "supersedes": [old.reference for old in older],
         },
     )
+    # Logged after form.generated, so that the entries name a form the log knows.
+    for old in older:
+        _end_form(
+            old,
+            status=FormStatus.SUPERSEDED,
+            reason="superseded",
+            actor=actor,
+            journey=journey,
+            occurred_at=created_at,
+            keep=frozenset(channels),
+            superseded_by=form,
+        )
     return form
 
 
@@ -456,6 +479,8 @@ def end_forms_on_step(
         .filter(client=client, channels__channel=channel)
         .select_related("client")
     )
+    # A lapse (R7) ends every channel itself: lapse_consents moves each one in turn.
+    keep = frozenset(Channel.values) if event == Event.LAPSE else frozenset({channel})
     for form in forms:
         _end_form(
             form,
@@ -464,7 +489,7 @@ def end_forms_on_step(
             actor=actor,
             journey=journey,
             occurred_at=occurred_at,
-            keep=frozenset({channel}),
+            keep=keep,
         )
 
 
@@ -507,8 +532,8 @@ def cancel_form(*, client_number: str, reference: str, advisor: User, note: str)
     """
     if not note.strip():
         raise ValidationError({"note": _("Indiquez pourquoi le formulaire est annulé.")})
-    actor = actor_for(advisor)
-    _client, form = _locked_form(client_number, reference)
+    client, form = _locked_form(client_number, reference)
+    actor = advisor_of(advisor, client)
     _end_form(
         form,
         status=FormStatus.CANCELLED,
@@ -570,11 +595,12 @@ def _check_identity_document(value: str) -> str:
     return value
 
 
-def _signable(client_number: str, reference: str) -> ConsentForm:
+def _signable(client_number: str, reference: str, advisor: User) -> ConsentForm:
     """The form, read without lock: refuse early, before any rendering, what cannot be signed."""
     client = Client.objects.filter(client_number=client_number).first()
     if client is None:
         raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+    advisor_of(advisor, client)
     form = ConsentForm.objects.filter(reference=reference).select_related("client").first()
     _check_signable(client, form)
     assert form is not None  # noqa: S101 (checked above)
@@ -684,7 +710,7 @@ def sign_on_tablet(
     _check_identity_document(identity_document)
     drawn = capture.check_drawn_signature(signature, strokes)
     canvas_facts = _canvas(canvas)
-    form = _signable(client_number, reference)
+    form = _signable(client_number, reference, advisor)
     signed_at = timezone.now()
     evidence = _base_evidence(
         form,
@@ -755,7 +781,7 @@ def sign_on_paper(
             {"attested": _("Attestez que la signature est celle du client (R25).")}
         )
     checked = capture.check_scan(scan)
-    form = _signable(client_number, reference)
+    form = _signable(client_number, reference, advisor)
     if reference_read.strip().upper() != form.reference:
         raise DomainError(
             ErrorCode.FORM_REFERENCE_MISMATCH,
@@ -836,8 +862,8 @@ def _complete_signature(
     Re-checks the form under its lock: of two signatures of one form, the second finds it
     signed and is refused (form_not_pending), its rendering thrown away.
     """
-    actor = actor_for(advisor)
     client, form = _locked_form(client_number, reference)
+    actor = advisor_of(advisor, client)
     signed_name, signed_digest = files.store(sealed, kind="signed", extension="pdf")
     form.method = method
     form.signed_at = signed_at
@@ -915,6 +941,8 @@ def record_download(*, form: ConsentForm, user: User, which: str) -> bytes:
     )
     if not name:
         raise DomainError(ErrorCode.FORM_NOT_PENDING, _("Ce formulaire n'a pas de PDF signé."))
+    if not Client.objects.visible_to(user).filter(pk=form.client_id).exists():
+        raise DomainError(ErrorCode.NOT_ALLOWED, _("Ce client n'est pas visible pour vous."))
     data = files.read(name)
     audit.append(
         action="form.downloaded",
