@@ -28,6 +28,14 @@ def new_reference() -> str:
     return f"OPT-{chars[:4]}-{chars[4:]}"
 
 
+def normalize_reference(text: str) -> str:
+    """A reference as read on a scan, in its printed form: case, spaces and dashes do not
+    matter, and the letters O, I and L (never used) read as the digits they look like."""
+    chars = "".join(c for c in text.upper() if c.isalnum())
+    chars = chars.removeprefix("OPT").translate(str.maketrans("OIL", "011"))
+    return f"OPT-{chars[:4]}-{chars[4:]}" if len(chars) == 8 else text.strip().upper()
+
+
 class FormStatus(models.TextChoices):
     PENDING = "pending", _("à signer")
     SIGNED = "signed", _("signé")

@@ -24,8 +24,8 @@ def pending_forms(
     visible_to: AbstractBaseUser | AnonymousUser | None = None,
     now: dt.datetime | None = None,
 ) -> list[tuple[ConsentForm, dt.timedelta]]:
-    """Pending forms, oldest first, with their age; by advisor and/or branch (R27), and
-    only those of clients `visible_to` may see (R55).
+    """Pending forms, oldest first, with their age; by advisor and/or by the client's branch
+    (R27), and only those of clients `visible_to` may see (R55).
 
     One query whatever the number of forms (client and advisor joined).
     """
@@ -36,7 +36,9 @@ def pending_forms(
     if advisor is not None:
         forms = forms.filter(advisor=advisor)
     if branch_id is not None:
-        forms = forms.filter(branch_id=branch_id)
+        # The client's branch: the advisors who may have the form signed (R55), even when
+        # the client moved after the form was made.
+        forms = forms.filter(client__branch_id=branch_id)
     return [(form, now - form.created_at) for form in forms.order_by("created_at", "pk")]
 
 

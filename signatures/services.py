@@ -43,6 +43,7 @@ from signatures.models import (
     IdentityDocument,
     SigningMethod,
     new_reference,
+    normalize_reference,
 )
 
 
@@ -782,7 +783,7 @@ def sign_on_paper(
         )
     checked = capture.check_scan(scan)
     form = _signable(client_number, reference, advisor)
-    if reference_read.strip().upper() != form.reference:
+    if normalize_reference(reference_read) != form.reference:
         raise DomainError(
             ErrorCode.FORM_REFERENCE_MISMATCH,
             _("La référence lue sur le scan n'est pas celle de ce formulaire (%(ref)s).")

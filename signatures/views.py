@@ -87,7 +87,7 @@ def sign_tablet(request: HttpRequest, client_number: str, reference: str) -> Htt
     form = get_form_for_user(request.user, client_number, reference)
     if not form.is_pending:
         return _detail(form)
-    page = TabletSignatureForm(request.POST or None)
+    page = TabletSignatureForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and page.is_valid():
         data = page.cleaned_data
         try:
@@ -123,8 +123,8 @@ def sign_paper(request: HttpRequest, client_number: str, reference: str) -> Http
     if not form.is_pending:
         return _detail(form)
     page = PaperSignatureForm(
-        request.POST or None,
-        request.FILES or None,
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
         initial={"signed_at": timezone.localtime().replace(second=0, microsecond=0)},
     )
     if request.method == "POST" and page.is_valid():
@@ -159,7 +159,7 @@ def cancel(request: HttpRequest, client_number: str, reference: str) -> HttpResp
     form = get_form_for_user(request.user, client_number, reference)
     if not form.is_pending:
         return _detail(form)
-    page = CancelForm(request.POST or None)
+    page = CancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and page.is_valid():
         try:
             services.cancel_form(
@@ -200,7 +200,11 @@ def pending(request: HttpRequest) -> HttpResponse:
     """R27: pending forms, oldest first, with their age: the advisor's, and the branch's."""
     profile = getattr(request.user, "staff_profile", None)
     branch_id = profile.branch_id if profile is not None else None
-    mine = selectors.pending_forms(advisor=staff(request)) if branch_id else []
+    mine = (
+        selectors.pending_forms(advisor=staff(request), visible_to=request.user)
+        if branch_id
+        else []
+    )
     others = selectors.pending_forms(branch_id=branch_id, visible_to=request.user)
     return render(
         request,
