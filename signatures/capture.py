@@ -139,17 +139,19 @@ def parse_strokes(raw: str) -> list[list[dict[str, float]]]:
 
 
 def _is_straight(points: list[dict[str, float]]) -> bool:
-    """Every point lies within STRAIGHT_TOLERANCE_PX of the segment from first to last."""
-    (x1, y1), (x2, y2) = (points[0]["x"], points[0]["y"]), (points[-1]["x"], points[-1]["y"])
-    length = math.hypot(x2 - x1, y2 - y1)
-    for p in points:
-        if length == 0:
-            distance = math.hypot(p["x"] - x1, p["y"] - y1)
-        else:
-            distance = abs((x2 - x1) * (y1 - p["y"]) - (x1 - p["x"]) * (y2 - y1)) / length
-        if distance > STRAIGHT_TOLERANCE_PX:
-            return False
-    return True
+    """Every point lies within STRAIGHT_TOLERANCE_PX of the line through the first point and
+    the point farthest from it: a line, a dot, or a line drawn back over itself. The pad's
+    script (isStraight) applies the same rule in the browser."""
+    x1, y1 = points[0]["x"], points[0]["y"]
+    far = max(points, key=lambda p: math.hypot(p["x"] - x1, p["y"] - y1))
+    length = math.hypot(far["x"] - x1, far["y"] - y1)
+    if length == 0:
+        return True
+    dx, dy = far["x"] - x1, far["y"] - y1
+    return all(
+        abs(dx * (y1 - p["y"]) - (x1 - p["x"]) * dy) / length <= STRAIGHT_TOLERANCE_PX
+        for p in points
+    )
 
 
 def check_strokes(strokes: list[list[dict[str, float]]]) -> list[list[dict[str, float]]]:

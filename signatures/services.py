@@ -508,6 +508,18 @@ def _locked_form(client_number: str, reference: str) -> tuple[Client, ConsentFor
     return client, form
 
 
+def _check_in_time(form: ConsentForm, now: dt.datetime) -> None:
+    """R28: past OPTIN_SIGNATURE_DELAY_DAYS a form is no longer signed, even before the daily
+    job has expired it."""
+    if form.created_at <= now - dt.timedelta(days=settings.OPTIN_SIGNATURE_DELAY_DAYS):
+        raise DomainError(
+            ErrorCode.FORM_NOT_PENDING,
+            _("Le délai de signature de ce formulaire (%(days)s jours) est dépassé.")
+            % {"days": settings.OPTIN_SIGNATURE_DELAY_DAYS},
+            status="expired",
+        )
+
+
 def _check_signable(client: Client, form: ConsentForm | None) -> None:
     """R26: the form exists, belongs to this client and is pending."""
     if form is None:
@@ -591,7 +603,11 @@ def expire_pending_forms(*, now: dt.datetime | None = None) -> list[str]:
 def _check_identity_document(value: str) -> str:
     if value not in IdentityDocument.values:
         raise ValidationError(
-            {"identity_document": _("Indiquez la pièce d'identité vérifiée (R25).")}
+            {
+                "identity_document": ValidationError(
+                    _("Indiquez la pièce d'identité vérifiée (R25)."), code="required"
+                )
+            }
         )
     return value
 
@@ -605,6 +621,7 @@ def _signable(client_number: str, reference: str, advisor: User) -> ConsentForm:
     form = ConsentForm.objects.filter(reference=reference).select_related("client").first()
     _check_signable(client, form)
     assert form is not None  # noqa: S101 (checked above)
+    _check_in_time(form, timezone.now())
     reason = consent_ineligibility(client)
     if reason:
         raise DomainError(
@@ -779,7 +796,11 @@ def sign_on_paper(
     _check_identity_document(identity_document)
     if attested is not True:
         raise ValidationError(
-            {"attested": _("Attestez que la signature est celle du client (R25).")}
+            {
+                "attested": ValidationError(
+                    _("Attestez que la signature est celle du client (R25)."), code="required"
+                )
+            }
         )
     checked = capture.check_scan(scan)
     form = _signable(client_number, reference, advisor)
@@ -791,7 +812,13 @@ def sign_on_paper(
         )
     now = timezone.now()
     if timezone.is_naive(signed_at):
-        raise ValidationError({"signed_at": _("L'heure de signature doit avoir un fuseau.")})
+        raise ValidationError(
+            {
+                "signed_at": ValidationError(
+                    _("L'heure de signature doit avoir un fuseau."), code="naive_datetime"
+                )
+            }
+        )
     if signed_at < form.created_at.replace(second=0, microsecond=0):
         raise DomainError(
             ErrorCode.SIGNED_BEFORE_FORM,
@@ -799,7 +826,9 @@ def sign_on_paper(
         )
     if signed_at > now + dt.timedelta(seconds=settings.OPTIN_CLOCK_SKEW_SECONDS):
         raise DomainError(ErrorCode.OCCURRED_IN_FUTURE, _("La signature est datée dans le futur."))
-    signed_at = max(signed_at, form.created_at)
+    # The attested time has a minute's precision: within the form's minute it is the form's
+    # time, within the clock skew it is now; never outside [generation, upload] (R25).
+    signed_at = min(max(signed_at, form.created_at), now)
     evidence = _base_evidence(
         form,
         method=SigningMethod.PAPER,
@@ -865,6 +894,7 @@ def _complete_signature(
     """
     client, form = _locked_form(client_number, reference)
     actor = advisor_of(advisor, client)
+    _check_in_time(form, timezone.now())
     signed_name, signed_digest = files.store(sealed, kind="signed", extension="pdf")
     form.method = method
     form.signed_at = signed_at
@@ -935,6 +965,8 @@ def _complete_signature(
 @transaction.atomic
 def record_download(*, form: ConsentForm, user: User, which: str) -> bytes:
     """The original or sealed PDF of a form, the download logged (who, which file)."""
+    if which not in ("original", "signed"):
+        raise ValueError(f"no such file of a form: {which!r}")
     name, digest = (
         (form.signed_pdf, form.signed_pdf_sha256)
         if which == "signed"

@@ -29,7 +29,7 @@
 
   // All distances are in CSS pixels, the unit of signature_pad's points.
   var MIN_SIZE = 20;            // the ink must span at least this much, across or down
-  var STRAIGHT_TOLERANCE = 3;   // a stroke whose points all lie this close to its chord is a line
+  var STRAIGHT_TOLERANCE = 3;   // a stroke whose points all lie this close to one line is a line
   var MAX_IGNORED_LINES = 2;    // straight strokes (underline, bar) ignored before judging the rest
 
   var MESSAGES = {
@@ -50,23 +50,25 @@
     });
   }
 
-  // Distance from p to the segment [a, b].
-  function distanceToSegment(p, a, b) {
-    var dx = b.x - a.x;
-    var dy = b.y - a.y;
-    var lengthSq = dx * dx + dy * dy;
-    var t = lengthSq === 0 ? 0 : ((p.x - a.x) * dx + (p.y - a.y) * dy) / lengthSq;
-    t = Math.max(0, Math.min(1, t));
-    var cx = a.x + t * dx;
-    var cy = a.y + t * dy;
-    return Math.hypot(p.x - cx, p.y - cy);
-  }
-
+  // A stroke is straight when every point lies within STRAIGHT_TOLERANCE of the line
+  // through its first point and the point farthest from it: a line, a dot, or a line drawn
+  // back over itself. signatures/capture.py applies the same rule on the server.
   function isStraight(points) {
     var first = points[0];
-    var last = points[points.length - 1];
+    var far = first;
+    var farthest = 0;
+    points.forEach(function (p) {
+      var d = Math.hypot(p.x - first.x, p.y - first.y);
+      if (d > farthest) { farthest = d; far = p; }
+    });
+    if (farthest === 0) {
+      return true;
+    }
+    var dx = far.x - first.x;
+    var dy = far.y - first.y;
     return points.every(function (p) {
-      return distanceToSegment(p, first, last) <= STRAIGHT_TOLERANCE;
+      var distance = Math.abs(dx * (first.y - p.y) - (first.x - p.x) * dy) / farthest;
+      return distance <= STRAIGHT_TOLERANCE;
     });
   }
 

@@ -47,11 +47,19 @@ def tablet_page(page_as: Any, live_url: str, advisor: Any, form: ConsentForm) ->
         ([stroke([(100, 100)])], "Une ligne droite ou un point"),
         ([stroke([(50 + 5 * i, 120) for i in range(40)])], "Une ligne droite ou un point"),
         (
+            [
+                stroke(
+                    [(50 + 5 * i, 120) for i in range(40)] + [(245 - 5 * i, 121) for i in range(40)]
+                )
+            ],
+            "Une ligne droite ou un point",
+        ),
+        (
             [stroke([(100 + (i % 5) * 2, 100 + (i % 3) * 2) for i in range(30)])],
             "La signature est trop petite",
         ),
     ],
-    ids=["empty", "tap", "straight-line", "tiny-scribble"],
+    ids=["empty", "tap", "straight-line", "line-drawn-back", "tiny-scribble"],
 )
 def test_the_pad_refuses_what_is_not_a_signature_and_posts_nothing(
     page_as: Any,
