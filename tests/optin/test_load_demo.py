@@ -67,3 +67,27 @@ def test_the_log_verifies_after_loading_twice(demo):
     result = verify_log()
     assert result.ok, result.problems
     assert result.states == ConsentState.objects.count()
+
+
+def test_it_leaves_two_forms_to_sign_once(demo):
+    """R24: two customers said "Oui" in branch and have not signed yet."""
+    from signatures.models import ConsentForm
+
+    pending = list(ConsentForm.objects.filter(status="pending"))
+    assert len(pending) == 2
+    for form in pending:
+        assert set(
+            ConsentState.objects.filter(client=form.client, status="pending_signature").values_list(
+                "channel", flat=True
+            )
+        ) == set(form.channels.values_list("channel", flat=True))
+    output = load_demo()
+    assert ConsentForm.objects.count() == 2
+    assert "form to sign" not in output
+
+
+def test_civility_matches_the_first_name(demo):
+    jeanne = Client.objects.filter(first_name="Jeanne").first()
+    louis = Client.objects.filter(first_name="Louis").first()
+    assert jeanne is None or jeanne.civility == "MME"
+    assert louis is None or louis.civility == "M"

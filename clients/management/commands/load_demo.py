@@ -34,7 +34,7 @@ STAFF = (
     ("conformite", "optin-conformite", Role.COMPLIANCE, "Hugo", "Bernard"),
     ("admin", "optin-admin", Role.ADMINISTRATOR, "Inès", "Petit"),
 )
-FIRST_NAMES = (
+FIRST_NAMES = (  # alternately women's and men's names
     "Jeanne",
     "Louis",
     "Chloé",
@@ -149,11 +149,12 @@ class Command(BaseCommand):
         age = 15 if i % 11 == 0 else rng.randint(19, 85)
         measure = MEASURES[i % 3] if i % 13 == 0 else ""
         domain = "entreprise-exemple.fr" if kind == ClientKind.PROFESSIONAL else "exemple.fr"
+        rng.choice(("M", "MME"))  # the civility's former draw: the same customers as before
         services.create_client(
             actor=advisor,
             client_number=number,
             kind=kind,
-            civility=rng.choice(("M", "MME")),
+            civility="MME" if FIRST_NAMES.index(first) % 2 == 0 else "M",
             first_name=first,
             last_name=last,
             birth_date=dt.date(2026 - age, rng.randint(1, 12), rng.randint(1, 28)),
