@@ -217,7 +217,7 @@ def test_the_pending_page_lists_my_forms_and_my_branchs_oldest_first_with_their_
     response = logged_in(advisor).get(reverse("signatures:pending"))
     assert response.status_code == 200
     page = sections(response.content.decode())
-    assert list(page) == ["Les miens", "Agence Agence Paris Opéra"]
+    assert list(page) == ["Les miens", "Agence Paris Opéra : tous les conseillers"]
     mine, branch = page.values()
     assert listed(mine, forms) == ["old", "recent"]
     assert listed(branch, forms) == ["old", "colleague", "recent"]
@@ -272,7 +272,9 @@ def test_the_pending_page_of_the_new_branch_lists_a_form_whose_client_moved_ther
     http = logged_in(advisor_other_branch)
     assert http.get(url("detail", pending)).status_code == 200
     page = sections(http.get(reverse("signatures:pending")).content.decode())
-    assert listed(page["Agence Agence Lyon Bellecour"], {"moved": pending}) == ["moved"]
+    assert listed(page["Agence Lyon Bellecour : tous les conseillers"], {"moved": pending}) == [
+        "moved"
+    ]
 
 
 def test_the_pending_page_says_when_nothing_waits(advisor: Any, signed: ConsentForm) -> None:
