@@ -65,8 +65,9 @@ class ConsentFormQuerySet(models.QuerySet["ConsentForm"]):
     def pending(self) -> ConsentFormQuerySet:
         return self.filter(status=FormStatus.PENDING)
 
-    def covering(self, channel: str) -> ConsentFormQuerySet:
-        return self.filter(channels__channel=channel)
+    def covering(self, *channels: str) -> ConsentFormQuerySet:
+        """The forms that cover any of these channels (one row per form for one channel)."""
+        return self.filter(channels__channel__in=channels)
 
 
 class ConsentForm(models.Model):

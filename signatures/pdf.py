@@ -15,7 +15,7 @@ import io
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -127,8 +127,15 @@ class SignedPart:
     signature_png: bytes | None = None
     scan: bytes | None = None
     scan_content_type: str = ""
-    attachments: list[tuple[str, bytes, str, str]] = field(default_factory=list)
-    # (file name, content, MIME type, PDF/A relationship: Data, Source, Supplement)
+    # What the signature was made of, attached as its source: the pad's strokes or the scan.
+    source: tuple[str, bytes] | None = None
+
+    def attachments(self) -> list[tuple[str, bytes, str]]:
+        """(file name, content, PDF/A-3 relationship): the evidence, and the source."""
+        attached = [("evidence.json", evidence_json(self.evidence), "Data")]
+        if self.source is not None:
+            attached.append((*self.source, "Source"))
+        return attached
 
 
 def _data_uri(content_type: str, data: bytes) -> str:
@@ -287,7 +294,7 @@ def render(content: Mapping[str, Any], signed: SignedPart | None = None) -> byte
                 created=signed.signed_at,
                 modified=signed.signed_at,
             )
-            for name, data, _mime, relationship in signed.attachments
+            for name, data, relationship in signed.attachments()
         ]
     document = weasyprint.HTML(
         string=html, base_url=FONTS_DIR.as_uri() + "/", url_fetcher=offline_fetcher_class()()

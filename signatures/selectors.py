@@ -5,16 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from clients.models import Client
 from signatures.models import ConsentForm
-
-
-def forms_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsentForm]:
-    """R55: the forms of the clients this staff member may see."""
-    return ConsentForm.objects.filter(client__in=Client.objects.visible_to(user))
 
 
 def pending_forms(
@@ -40,13 +34,3 @@ def pending_forms(
         # the client moved after the form was made.
         forms = forms.filter(client__branch_id=branch_id)
     return [(form, now - form.created_at) for form in forms.order_by("created_at", "pk")]
-
-
-def pending_form_for(client: Client, channel: str) -> ConsentForm | None:
-    """The form a pending_signature channel waits for (one at most: a newer one supersedes)."""
-    return (
-        ConsentForm.objects.pending()
-        .filter(client=client, channels__channel=channel)
-        .order_by("-created_at")
-        .first()
-    )

@@ -9,7 +9,6 @@ refuses.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -127,8 +126,7 @@ def advisor_of(user: User, client: Client) -> Actor:
 
 
 def _advisor_identity(advisor: User) -> tuple[str, str]:
-    name = advisor.get_full_name() if hasattr(advisor, "get_full_name") else ""
-    return (name or advisor.get_username()), f"staff:{advisor.pk}"
+    return (advisor.get_full_name() or advisor.get_username()), f"staff:{advisor.pk}"
 
 
 def _check_answers(answers: Mapping[str, BranchAnswer]) -> None:
@@ -157,8 +155,7 @@ def _planned_content(
         for c, a in sorted(yes.items())
         if a.wording_version in wordings
     ]
-    profile = getattr(advisor, "staff_profile", None)
-    branch = profile.branch if profile is not None and profile.branch_id else client.branch
+    branch = client.branch  # the advisor's own: only an advisor of the branch collects (R55)
     name, staff_id = _advisor_identity(advisor)
     form_id, reference, created_at = str(uuid.uuid4()), new_reference(), timezone.now()
     with override("fr"):
@@ -299,16 +296,13 @@ def _create_form(
     channels: list[str],
 ) -> ConsentForm:
     name, digest = files.store(document, kind="generated", extension="pdf")
-    profile = getattr(advisor, "staff_profile", None)
     form = ConsentForm.objects.create(
         uuid=uuid.UUID(form_id),
         reference=reference,
         client=client,
         journey=journey,
         advisor=advisor,
-        branch_id=profile.branch_id
-        if profile is not None and profile.branch_id
-        else client.branch_id,
+        branch_id=client.branch_id,
         template_version=content["template_version"],
         created_at=created_at,
         content=content,
@@ -341,7 +335,8 @@ def _create_form(
     # (not answered "Oui" again) go back to their prior state.
     older_ids = (
         ConsentForm.objects.pending()
-        .filter(client=client, channels__channel__in=channels)
+        .filter(client=client)
+        .covering(*channels)
         .exclude(pk=form.pk)
         .values("pk")
     )
@@ -436,7 +431,8 @@ def _end_form(
         state = ConsentState.objects.select_for_update().get(client=client, channel=line.channel)
         other_pending = (
             ConsentForm.objects.pending()
-            .filter(client=client, channels__channel=line.channel)
+            .filter(client=client)
+            .covering(line.channel)
             .exclude(pk=form.pk)
             .exists()
         )
@@ -477,7 +473,8 @@ def end_forms_on_step(
     forms = (
         ConsentForm.objects.select_for_update()
         .pending()
-        .filter(client=client, channels__channel=channel)
+        .filter(client=client)
+        .covering(channel)
         .select_related("client")
     )
     # A lapse (R7) ends every channel itself: lapse_consents moves each one in turn.
@@ -643,7 +640,6 @@ def _base_evidence(
 ) -> dict[str, Any]:
     """The evidence of notes/signatures.md §3, shared by both methods."""
     name, staff_id = _advisor_identity(advisor)
-    profile = getattr(advisor, "staff_profile", None)
     seal = sealing.seal_certificate()
     with override("fr"):
         identity_label = str(IdentityDocument(identity_document).label)
@@ -669,7 +665,7 @@ def _base_evidence(
         "advisor": {
             "id": staff_id,
             "name": name,
-            "branch": profile.branch.code if profile is not None and profile.branch_id else "",
+            "branch": form.client.branch.code,
             "second_factor": context.second_factor,
         },
         "identity_document": identity_document,
@@ -751,21 +747,15 @@ def sign_on_tablet(
         signed_at=signed_at,
         evidence=evidence,
         signature_png=drawn.png,
-        attachments=[
-            ("evidence.json", pdf.evidence_json(evidence), "application/json", "Data"),
-            ("signature-points.json", drawn.points_json, "application/json", "Source"),
-        ],
+        source=("signature-points.json", drawn.points_json),
     )
-    sealed = sealing.seal_pdf(pdf.render(form.content, part))
-    return _complete_signature(
+    return _seal_and_record(
         client_number=client_number,
         reference=reference,
         advisor=advisor,
-        method=SigningMethod.TABLET,
-        signed_at=signed_at,
+        form=form,
+        part=part,
         identity_document=identity_document,
-        evidence=evidence,
-        sealed=sealed,
         blobs={
             "signature_image": (drawn.png, "png"),
             "signature_points": (drawn.points_json, "json"),
@@ -853,22 +843,41 @@ def sign_on_paper(
         evidence=evidence,
         scan=checked.data,
         scan_content_type=checked.content_type,
-        attachments=[
-            ("evidence.json", pdf.evidence_json(evidence), "application/json", "Data"),
-            (f"scan.{checked.extension}", checked.data, checked.content_type, "Source"),
-        ],
+        source=(f"scan.{checked.extension}", checked.data),
     )
+    return _seal_and_record(
+        client_number=client_number,
+        reference=reference,
+        advisor=advisor,
+        form=form,
+        part=part,
+        identity_document=identity_document,
+        blobs={"scan": (checked.data, checked.extension)},
+        context=context,
+    )
+
+
+def _seal_and_record(
+    *,
+    client_number: str,
+    reference: str,
+    advisor: User,
+    form: ConsentForm,
+    part: pdf.SignedPart,
+    identity_document: str,
+    blobs: Mapping[str, tuple[bytes, str]],
+    context: SignerContext,
+) -> ConsentForm:
+    """Render and seal the signed PDF (no lock held), then record the signature."""
     sealed = sealing.seal_pdf(pdf.render(form.content, part))
     return _complete_signature(
         client_number=client_number,
         reference=reference,
         advisor=advisor,
-        method=SigningMethod.PAPER,
-        signed_at=signed_at,
+        part=part,
         identity_document=identity_document,
-        evidence=evidence,
         sealed=sealed,
-        blobs={"scan": (checked.data, checked.extension)},
+        blobs=blobs,
         context=context,
     )
 
@@ -879,10 +888,8 @@ def _complete_signature(
     client_number: str,
     reference: str,
     advisor: User,
-    method: str,
-    signed_at: dt.datetime,
+    part: pdf.SignedPart,
     identity_document: str,
-    evidence: dict[str, Any],
     sealed: bytes,
     blobs: Mapping[str, tuple[bytes, str]],
     context: SignerContext,
@@ -892,6 +899,7 @@ def _complete_signature(
     Re-checks the form under its lock: of two signatures of one form, the second finds it
     signed and is refused (form_not_pending), its rendering thrown away.
     """
+    method, signed_at, evidence = part.method, part.signed_at, part.evidence
     client, form = _locked_form(client_number, reference)
     actor = advisor_of(advisor, client)
     _check_in_time(form, timezone.now())
@@ -997,7 +1005,3 @@ def describe_end(form: ConsentForm) -> str:
     code, _sep, note = form.end_reason.partition(": ")
     label = str(END_REASONS.get(code, code))
     return f"{label} ({note})" if note else label
-
-
-def as_json(evidence: Mapping[str, Any]) -> str:
-    return json.dumps(evidence, ensure_ascii=False, indent=2, sort_keys=True)
