@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +25,16 @@ if TYPE_CHECKING:
 PARIS = ZoneInfo("Europe/Paris")
 # The field holding each channel's contact point (R1: e-mail; SMS and push: the mobile).
 CONTACT_FIELDS = {"email": "email", "sms_push": "mobile"}
+
+
+def search_key(text: str) -> str:
+    """How names are searched: lower case, without accents or punctuation, single spaces.
+
+    "Hélène d'Arc-Dupont" and "helene d arc dupont" give the same key.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
 
 
 def today_in_paris() -> dt.date:
@@ -57,6 +70,13 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("administrateur")
 
 
+class Language(models.TextChoices):
+    """The languages of the pages (settings.LANGUAGES), each named in itself."""
+
+    FRENCH = "fr", "Français"
+    ENGLISH = "en", "English"
+
+
 class StaffProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
@@ -64,6 +84,10 @@ class StaffProfile(models.Model):
     role = models.CharField(_("rôle"), max_length=16, choices=Role.choices)
     branch = models.ForeignKey(
         Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="staff"
+    )
+    # The language of the back-office pages for this person (French first).
+    language = models.CharField(
+        _("langue"), max_length=8, choices=Language.choices, default=Language.FRENCH
     )
 
     class Meta:
@@ -140,6 +164,8 @@ class Client(models.Model):
     )
     first_name = models.CharField(_("prénom"), max_length=150, blank=True)
     last_name = models.CharField(_("nom"), max_length=150)
+    # "last first" as search_key() writes it, kept by save(): what the name search reads.
+    search_name = models.CharField(max_length=301, editable=False, default="")
     birth_date = models.DateField(_("date de naissance"), null=True, blank=True)
     legal_capacity = models.CharField(
         _("capacité juridique"),
@@ -180,6 +206,10 @@ class Client(models.Model):
             models.Index(fields=["branch", "last_name"], name="client_branch_name_idx"),
             models.Index(fields=["mobile"], name="client_mobile_idx"),
             models.Index(fields=["email"], name="client_email_idx"),
+            # Search (clients.selectors): e-mail whatever its case; names by prefix (on
+            # PostgreSQL a pattern index, migration 0003, serves the prefix).
+            models.Index(Lower("email"), name="client_email_lower_idx"),
+            models.Index(fields=["search_name"], name="client_search_name_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -200,6 +230,13 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_number} {self.display_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_name = search_key(f"{self.last_name} {self.first_name}")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_name"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         """Invariants of one customer record (R6, R9, R68)."""

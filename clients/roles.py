@@ -20,6 +20,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "clients.add_client",
         "clients.record_consent",
         "clients.change_contact",
+        "clients.change_capacity",  # R7: a protection measure, learnt at the branch
         "optin.view_wording",
         "optin.view_consentstate",
         "signatures.view_consentform",

@@ -17,6 +17,7 @@ from clients.models import (
     Branch,
     Client,
     ClientStatus,
+    Language,
     LegalCapacity,
     StaffProfile,
     consent_ineligibility,
@@ -401,3 +402,10 @@ def create_staff_member(
         data={"staff": f"staff:{user.pk}", "role": role, "branch": branch.code if branch else ""},
     )
     return user
+
+
+def set_staff_language(*, user: User, language: str) -> None:
+    """The language of the back-office pages for this staff member (French or English)."""
+    if language not in Language.values:
+        raise ValidationError({"language": _("Langue inconnue.")})
+    StaffProfile.objects.filter(user=user).update(language=language)

@@ -46,6 +46,15 @@ class Journey(models.TextChoices):
     ERASURE_REQUEST = "erasure_request", _("demande d'effacement")
 
 
+class RequestMeans(models.TextChoices):
+    """R31: how the customer asked the branch for a withdrawal."""
+
+    IN_PERSON = "in_person", _("en agence, en personne")
+    PHONE = "phone", _("par téléphone")
+    LETTER = "letter", _("par courrier")
+    EMAIL = "email", _("par e-mail")
+
+
 BRANCH_JOURNEYS = frozenset(
     {Journey.BRANCH_ACCOUNT_OPENING, Journey.BRANCH_CONTACT_UPDATE, Journey.BRANCH_REQUEST}
 )

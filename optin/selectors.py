@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from clients.models import (
     CONTACT_FIELDS,
@@ -20,7 +23,17 @@ from clients.models import (
 )
 from optin import policy
 from optin.errors import DomainError, ErrorCode
-from optin.models import Channel, ConsentState, ConsentStatus, SuppressionEntry
+from optin.models import (
+    ActorType,
+    AuditEntry,
+    Channel,
+    ConsentState,
+    ConsentStatus,
+    Journey,
+    RequestMeans,
+    SuppressionEntry,
+    Wording,
+)
 from optin.services import suppression_digest
 
 MAX_ELIGIBILITY_BATCH = 10_000  # R48
@@ -162,3 +175,98 @@ def consents_granted_before(
         .select_related("client")
         .order_by("since")
     )
+
+
+# What each log action is called on the pages.
+ACTION_LABELS = {
+    "client.created": _lazy("fiche créée"),
+    "client.contact_changed": _lazy("coordonnée modifiée"),
+    "client.contact_confirmed": _lazy("coordonnée confirmée"),
+    "client.identity_changed": _lazy("identité modifiée"),
+    "client.capacity_changed": _lazy("capacité juridique modifiée"),
+    "client.birth_date_corrected": _lazy("date de naissance corrigée"),
+    "consent.requested": _lazy("accord demandé (à signer)"),
+    "consent.granted": _lazy("accord"),
+    "consent.refused": _lazy("refus"),
+    "consent.withdrawn": _lazy("retrait"),
+    "consent.lapsed": _lazy("accord terminé (capacité)"),
+    "consent.restored": _lazy("retour à l'état antérieur"),
+    "consent.pending_confirmation": _lazy("confirmation demandée par e-mail"),
+    "consent.confirmed": _lazy("confirmé par e-mail"),
+    "form.generated": _lazy("formulaire généré"),
+    "form.signed": _lazy("formulaire signé"),
+    "form.cancelled": _lazy("formulaire annulé"),
+    "form.superseded": _lazy("formulaire remplacé"),
+    "form.expired": _lazy("formulaire expiré"),
+    "form.downloaded": _lazy("formulaire téléchargé"),
+}
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    seq: int
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    action: str
+    label: str
+    channel: str
+    journey: str
+    actor_type: str
+    actor_id: str
+    wording_version: str
+    details: dict[str, Any]
+
+    @property
+    def channel_label(self) -> str:
+        return str(Channel(self.channel).label) if self.channel in Channel.values else ""
+
+    @property
+    def journey_label(self) -> str:
+        return str(Journey(self.journey).label) if self.journey in Journey.values else ""
+
+    @property
+    def means_label(self) -> str:
+        """R31: how a withdrawal in branch was asked for."""
+        means = (self.details.get("evidence") or {}).get("means", "")
+        return str(RequestMeans(means).label) if means in RequestMeans.values else ""
+
+    @property
+    def actor_label(self) -> str:
+        kind = ActorType(self.actor_type).label if self.actor_type in ActorType.values else ""
+        return f"{kind} {self.actor_id}".strip()
+
+
+def consent_history(client: Client, limit: int = 200) -> list[HistoryRow]:
+    """The client's log entries, newest first (the log's order is authoritative, R56), with
+    what the pages show of them; personal data stay sealed."""
+    entries = AuditEntry.objects.filter(client_id=client.pk).order_by("-seq")[:limit]
+    rows = []
+    for entry in entries:
+        payload = json.loads(entry.payload)
+        payload.pop("personal", None)
+        rows.append(
+            HistoryRow(
+                seq=entry.seq,
+                occurred_at=entry.occurred_at,
+                recorded_at=entry.recorded_at,
+                action=entry.action,
+                label=str(ACTION_LABELS.get(entry.action, entry.action)),
+                channel=entry.channel,
+                journey=str(payload.get("journey", "")),
+                actor_type=entry.actor_type,
+                actor_id=entry.actor_id,
+                wording_version=entry.wording_version,
+                details=payload,
+            )
+        )
+    return rows
+
+
+def active_wordings(language: str = "fr") -> dict[str, Wording]:
+    """The wording each channel's question shows now: its newest active version (R18, R59)."""
+    newest: dict[str, Wording] = {}
+    for wording in Wording.objects.filter(active=True, language=language).order_by(
+        "channel", "-published_at", "-pk"
+    ):
+        newest.setdefault(wording.channel, wording)
+    return newest

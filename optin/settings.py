@@ -23,12 +23,15 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "optin.apps.OptinAdminConfig",  # the admin behind the second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
     "clients",
@@ -38,12 +41,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "optin.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # No page but the login steps and the public ones without a verified second factor.
+    "clients.middleware.SecondFactorRequiredMiddleware",
+    "clients.middleware.StaffLanguageMiddleware",
+    # R27: leaving account opening with an unsigned form goes through a warning page.
+    "clients.middleware.OpeningJourneyGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -62,6 +71,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "optin.context_processors.vendor",
+                "signatures.context_processors.pending_forms",
+                "clients.context_processors.language_switch",
             ],
         },
     },
@@ -131,7 +142,30 @@ STORAGES = {
 # object store with write-once locking in production: DESIGN.md §7).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024  # a 10 MB scan and its form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
-LOGIN_URL = "admin:login"
+LOGIN_URL = "clients:login"
+LOGIN_REDIRECT_URL = "clients:search"
+
+# Counters that must be shared by every application server (failed logins): Redis when
+# CACHE_URL names one, this process's memory otherwise (one server only).
+_cache_url = env_str("CACHE_URL", "")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured("CACHE_URL must be a redis:// URL.")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Two factors for every staff account (django-otp): the name shown in authenticator apps,
+# and failed logins: after OPTIN_LOGIN_MAX_FAILURES failures for one account (or ten times
+# that from one address) within OPTIN_LOGIN_LOCKOUT_SECONDS, logins are refused until the
+# period ends. Wrong codes slow down exponentially (django-otp's throttling, 1 s, 2 s, 4 s…).
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "optin")
+OPTIN_LOGIN_MAX_FAILURES = env_int("OPTIN_LOGIN_MAX_FAILURES", 5, minimum=1)
+OPTIN_LOGIN_LOCKOUT_SECONDS = env_int("OPTIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+OPTIN_BACKUP_CODES = 10
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)

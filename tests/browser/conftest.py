@@ -19,6 +19,7 @@ from django.test import Client as HttpClient
 from django.test.testcases import LiveServerThread
 
 from clients.models import Role
+from tests.auth import login_verified
 from tests.factories import BranchFactory, StaffFactory
 from tests.signatures.conftest import _seal, collect, seal_p12  # noqa: F401 (fixtures)
 
@@ -73,7 +74,7 @@ def page_as(browser: Any, live_url: str) -> Iterator[Callable[..., Any]]:
 
     def open_as(user: Any, viewport: dict[str, int] | None = None) -> Any:
         http = HttpClient()
-        http.force_login(user)
+        login_verified(http, user)
         context = browser.new_context(viewport=viewport or {"width": 1024, "height": 900})
         context.add_cookies(
             [{"name": "sessionid", "value": http.cookies["sessionid"].value, "url": live_url}]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from clients import services
 from clients.models import Client
 from optin.models import ConsentState
+from tests.auth import login_verified
 from tests.clients.helpers import entries, form_data, payload, snapshot, states_of
 from tests.factories import SYSTEM
 
@@ -24,7 +25,7 @@ def change_url(record):
 
 @pytest.fixture
 def as_administrator(client, administrator):
-    client.force_login(administrator)
+    login_verified(client, administrator)
     return client
 
 
@@ -199,7 +200,7 @@ def test_an_advisor_sees_only_the_clients_of_their_branch(
 ):
     ours = client_factory(client_number="OURS-1")
     theirs = client_factory(client_number="THEIRS-1", branch=other_branch)
-    client.force_login(advisor)
+    login_verified(client, advisor)
     response = client.get(LIST_URL)
     assert response.status_code == 200
     listed = [c.client_number for c in response.context["cl"].result_list]
@@ -212,7 +213,7 @@ def test_compliance_sees_every_client_but_cannot_change_one(
     client, compliance, customer, other_branch, client_factory
 ):
     client_factory(client_number="THEIRS-1", branch=other_branch)
-    client.force_login(compliance)
+    login_verified(client, compliance)
     listed = client.get(LIST_URL).context["cl"].result_list
     assert len(listed) == 2
     before = snapshot(customer)
@@ -230,7 +231,7 @@ def superuser(db):
 @pytest.mark.parametrize("persona", ["administrator", "advisor", "superuser"])
 def test_nobody_can_delete_a_client(client, request, persona, customer):
     user = request.getfixturevalue(persona)
-    client.force_login(user)
+    login_verified(client, user)
     delete_url = reverse("admin:clients_client_delete", args=[customer.pk])
     page = client.get(change_url(customer))
     assert page.status_code == 200

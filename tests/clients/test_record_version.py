@@ -7,6 +7,7 @@ from django.urls import reverse
 from clients import services
 from clients.models import Client
 from optin.errors import DomainError
+from tests.auth import login_verified
 from tests.clients.helpers import form_data
 from tests.factories import SYSTEM
 
@@ -39,7 +40,7 @@ def test_a_change_based_on_an_older_version_is_refused_with_the_current_values(c
 def test_a_stale_admin_page_cannot_overwrite_a_name_changed_meanwhile(
     client, administrator, customer
 ):
-    client.force_login(administrator)
+    login_verified(client, administrator)
     url = reverse("admin:clients_client_change", args=[customer.pk])
     first = form_data(client.get(url).content.decode())
     second = form_data(client.get(url).content.decode())  # opened at the same time

@@ -88,11 +88,13 @@ def test_an_unknown_role_is_refused(db):
     assert not User.objects.filter(username="odd").exists()
 
 
-def test_the_advisor_records_consents_and_contacts_but_not_capacity(advisor):
+def test_the_advisor_records_consents_contacts_and_protection_measures(advisor):
+    # A protection measure is learnt at the branch and recorded from the knowledge record (R7).
     assert advisor.has_perm("clients.record_consent")
     assert advisor.has_perm("clients.change_contact")
     assert advisor.has_perm("clients.add_client")
-    assert not advisor.has_perm("clients.change_capacity")
+    assert advisor.has_perm("clients.change_capacity")
+    assert not advisor.has_perm("clients.change_client")
     assert not advisor.has_perm("clients.delete_client")
 
 

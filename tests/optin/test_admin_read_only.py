@@ -21,6 +21,7 @@ from django.urls import reverse
 from clients.models import Client
 from optin.checkpoints import create_checkpoint
 from optin.models import AuditCheckpoint, AuditEntry, ConsentState
+from tests.auth import login_verified
 
 READ_ONLY_MODELS = [AuditEntry, AuditCheckpoint, ConsentState]
 IDS = [m._meta.model_name for m in READ_ONLY_MODELS]
@@ -33,7 +34,7 @@ def superuser(db: None) -> Any:
 
 def logged_in(user: Any) -> HttpClient:
     http = HttpClient()
-    http.force_login(user)
+    login_verified(http, user)
     return http
 
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from optin.admin import paris_time
 from optin.models import AuditEntry
+from tests.auth import login_verified
 
 
 def test_winter_and_summer_times_carry_their_paris_offset():
@@ -18,7 +19,7 @@ def test_the_log_entry_page_shows_its_times_in_paris_with_the_offset(
 ):
     grant(customer, "email")
     entry = AuditEntry.objects.filter(action="consent.granted").get()
-    client.force_login(compliance)
+    login_verified(client, compliance)
     page = client.get(reverse("admin:optin_auditentry_change", args=[entry.pk])).content.decode()
     assert paris_time(entry.recorded_at) in page
     assert paris_time(entry.occurred_at) in page

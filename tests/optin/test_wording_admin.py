@@ -19,6 +19,7 @@ from django.urls import reverse
 from clients.models import Client
 from optin.models import AuditEntry, Wording
 from optin.services import WORDING_CHECKLIST
+from tests.auth import login_verified
 
 NEW_TEXT = (
     "J'accepte de recevoir par e-mail des offres commerciales de Banque Exemple sur ses "
@@ -52,7 +53,7 @@ def change_form(wording: Wording, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def admin_client(administrator: Any) -> HttpClient:
     http = HttpClient()
-    http.force_login(administrator)
+    login_verified(http, administrator)
     return http
 
 
@@ -60,7 +61,7 @@ def admin_client(administrator: Any) -> HttpClient:
 def superuser_client(django_user_model: Any) -> HttpClient:
     root = django_user_model.objects.create_superuser("root", "root@exemple.fr", "pw")
     http = HttpClient()
-    http.force_login(root)
+    login_verified(http, root)
     return http
 
 

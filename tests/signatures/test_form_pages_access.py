@@ -24,6 +24,7 @@ from django.urls import reverse
 from clients.models import Client
 from signatures.models import ConsentForm, FormStatus, IdentityDocument
 from signatures.services import Collected
+from tests.auth import login_verified
 from tests.clients.helpers import log_size, states_of
 from tests.signatures.drawing import CANVAS, tablet_input
 
@@ -61,7 +62,7 @@ def signed(client_factory: Callable[..., Client], collect: Collect, sign_tablet:
 
 def as_user(user: Any) -> HttpClient:
     http = HttpClient()
-    http.force_login(user)
+    login_verified(http, user)
     return http
 
 
@@ -253,7 +254,7 @@ def test_a_post_without_the_csrf_token_is_refused(
     advisor: Any, pending: ConsentForm, name: str
 ) -> None:
     http = HttpClient(enforce_csrf_checks=True)
-    http.force_login(advisor)
+    login_verified(http, advisor)
     before = snapshot(pending)
     response = http.post(url(name, pending), {"note": "Sans jeton."})
     assert response.status_code == 403

@@ -28,6 +28,7 @@ from clients.services import update_client_identity
 from signatures import files
 from signatures.models import ConsentForm
 from signatures.services import Collected
+from tests.auth import login_verified
 from tests.clients.helpers import entries, log_size, payload
 from tests.factories import SYSTEM, StaffFactory
 
@@ -57,7 +58,7 @@ def signed(pending: ConsentForm, sign_tablet: Sign) -> ConsentForm:
 
 def logged_in(user: Any) -> HttpClient:
     http = HttpClient()
-    http.force_login(user)
+    login_verified(http, user)
     return http
 
 

@@ -33,6 +33,7 @@ from clients.models import Client
 from signatures import files
 from signatures.models import ConsentForm, FormStatus, IdentityDocument
 from signatures.services import Collected
+from tests.auth import login_verified
 from tests.clients.helpers import entries, log_size, payload, states_of
 from tests.signatures.drawing import CANVAS, data_url, handwriting, stroke, tablet_input
 
@@ -61,7 +62,7 @@ def pending(traveller: time_machine.Coordinates, customer: Client, collect: Coll
 
 def logged_in(user: Any) -> HttpClient:
     http = HttpClient()
-    http.force_login(user)
+    login_verified(http, user)
     return http
 
 

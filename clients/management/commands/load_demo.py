@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clients import services
+from clients import services, twofactor
 from clients.models import (
     Branch,
     Client,
@@ -106,9 +107,23 @@ class Command(BaseCommand):
         for form in forms:
             number = form.client.client_number
             self.stdout.write(f"  form to sign: /clients/{number}/formulaires/{form.reference}/")
-        self.stdout.write("Staff accounts (username / password):")
+        self.stdout.write(
+            "Staff accounts: username / password, then for the second factor a code of the "
+            "authenticator app (key below) or one of the backup codes, each usable once:"
+        )
         for username, password, role, _first, _last in STAFF:
+            user = users[role]
+            codes = twofactor.unused_backup_codes(user) or twofactor.new_backup_codes(user=user)
             self.stdout.write(f"  {username} / {password}  ({Role(role).label})")
+            self.stdout.write(f"    backup codes: {' '.join(codes)}")
+            self.stdout.write(f"    authenticator key: {self._authenticator_key(user)}")
+
+    def _authenticator_key(self, user: User) -> str:
+        """Demo accounts come enrolled, so that backup codes alone let one in."""
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name=twofactor.APP_DEVICE)
+        return twofactor.secret_for_manual_entry(device)
 
     def _pending_forms(self, advisor: User) -> list[ConsentForm]:
         """Two customers who said "Oui" in branch and have not signed yet (R24), once."""

@@ -1,0 +1,100 @@
+"""Reads about customers: access to one (R55) and search."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from clients.models import Client, search_key
+from clients.validators import normalize_mobile
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+PAGE_SIZE = 25
+_CLIENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
+_PHONE = re.compile(r"^[0-9+\s().\-]{6,}\Z")
+
+
+def get_client_for_user(user: AbstractBaseUser | AnonymousUser, client_number: str) -> Client:
+    """R55: the client if this user may see it; a client of another branch is a 404, as an
+    unknown one is (the page does not tell which client numbers exist)."""
+    client = (
+        Client.objects.visible_to(user)
+        .select_related("branch")
+        .filter(client_number=client_number)
+        .first()
+    )
+    if client is None:
+        raise Http404(_("Client inconnu."))
+    return client
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    clients: list[Client]
+    page: int
+    has_next: bool
+    looked_for: str  # what the query was understood as: number, email, mobile or name
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _query_for(text: str) -> tuple[Q, str]:
+    """What a search text matches: each way of reading it is served by one index."""
+    if "@" in text:
+        return Q(email_lower=text.lower()), "email"
+    if _PHONE.match(text) and sum(c.isdigit() for c in text) >= 6:
+        try:
+            return Q(mobile=normalize_mobile(text)), "mobile"
+        except ValidationError:
+            pass  # not a mobile number: a client number made of digits, perhaps
+    key = search_key(text)
+    by_name = Q(search_name__startswith=key) if key else Q(pk__in=[])
+    words = key.split()
+    if len(words) >= 2:
+        # "Jeanne Dupont" as well as "Dupont Jeanne": first name typed first.
+        swapped = " ".join([*words[1:], words[0]])
+        by_name |= Q(search_name__startswith=swapped)
+    if _CLIENT_NUMBER.match(text):
+        return Q(client_number=text) | by_name, "number_or_name"
+    return by_name, "name"
+
+
+def search_clients(user: AbstractBaseUser | AnonymousUser, text: str, page: int = 1) -> SearchPage:
+    """Customers this user may see whose number, e-mail, mobile or name matches `text`.
+
+    A client number and an e-mail address match exactly (the e-mail whatever its case), a
+    mobile in any French or international writing, a name by the beginning of "last first" or
+    "first last" without accents or case. Pages of PAGE_SIZE in name order; no total is
+    counted, so a page costs the same on a million customers as on a hundred.
+    """
+    text = text.strip()[:200]
+    page = max(1, page)
+    if not text:
+        return SearchPage(clients=[], page=1, has_next=False, looked_for="")
+    condition, looked_for = _query_for(text)
+    clients: QuerySet[Client] = (
+        Client.objects.visible_to(user)
+        .alias(email_lower=Lower("email"))
+        .filter(condition)
+        .select_related("branch")
+        .order_by("search_name", "client_number")
+    )
+    start = (page - 1) * PAGE_SIZE
+    found = list(clients[start : start + PAGE_SIZE + 1])
+    return SearchPage(
+        clients=found[:PAGE_SIZE],
+        page=page,
+        has_next=len(found) > PAGE_SIZE,
+        looked_for=looked_for,
+    )

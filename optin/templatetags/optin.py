@@ -1,0 +1,48 @@
+"""Template filters of the back-office pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+
+@register.filter
+def age(value: dt.timedelta | None) -> str:
+    """How long something has waited: "3 jours", "5 h", "12 min" (R27)."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    if seconds >= 86400:
+        days = seconds // 86400
+        return ngettext("%(n)d jour", "%(n)d jours", days) % {"n": days}
+    if seconds >= 3600:
+        return _("%(n)d h") % {"n": seconds // 3600}
+    return _("%(n)d min") % {"n": seconds // 60}
+
+
+@register.filter
+def paris(value: dt.datetime | None) -> str:
+    """R56: a time in Europe/Paris with its offset, "23/11/2026 14:05 (UTC+01:00)"."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    offset = local.strftime("%z")
+    return f"{local:%d/%m/%Y %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
+@register.filter
+def get_item(mapping: dict[str, object], key: str) -> object:
+    return mapping.get(key)
+
+
+@register.filter
+def field(form: Any, name: str) -> Any:
+    """A form's bound field by a computed name (the question of a channel)."""
+    return form[name]
