@@ -61,10 +61,11 @@ def _query_for(text: str) -> tuple[Q, str]:
     key = search_key(text)
     by_name = Q(search_name__startswith=key) if key else Q(pk__in=[])
     words = key.split()
-    if len(words) >= 2:
-        # "Jeanne Dupont" as well as "Dupont Jeanne": first name typed first.
-        swapped = " ".join([*words[1:], words[0]])
-        by_name |= Q(search_name__startswith=swapped)
+    # "Jeanne Dupont" as well as "Dupont Jeanne", "Jean Pierre Dupont" as "Dupont Jean Pierre":
+    # the first names typed first, the whole last name after them (at most 3 rotations).
+    for split in range(1, min(len(words), 4)):
+        rotated = " ".join([*words[split:], *words[:split]])
+        by_name |= Q(search_name__startswith=rotated)
     if _CLIENT_NUMBER.match(text):
         return Q(client_number=text) | by_name, "number_or_name"
     return by_name, "name"

@@ -4,6 +4,7 @@ withdrawal at the customer's request (R31), a protection measure (R6, R7)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,6 +105,7 @@ def record(request: HttpRequest, client_number: str) -> HttpResponse:
             "questions": {q.channel: q for q in consent_questions(client)},
             "forms": forms,
             "history": history,
+            "staff_names": _staff_names(row.actor_id for row in history),
             "history_truncated": len(history) == HISTORY_LIMIT,
             "can_act": can_act,
             "can_change_contact": request.user.has_perm("clients.change_contact"),
@@ -111,6 +113,13 @@ def record(request: HttpRequest, client_number: str) -> HttpResponse:
             "withdrawable": (ConsentStatus.GRANTED, ConsentStatus.PENDING_CONFIRMATION),
         },
     )
+
+
+def _staff_names(actor_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the staff members a history names as "staff:<id>" (one query)."""
+    ids = {a.removeprefix("staff:") for a in actor_ids if a.startswith("staff:")}
+    users = User.objects.filter(pk__in=[i for i in ids if i.isdigit()])
+    return {f"staff:{u.pk}": u.get_full_name() or u.get_username() for u in users}
 
 
 @permission_required("clients.change_contact", raise_exception=True)

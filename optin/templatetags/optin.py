@@ -24,6 +24,8 @@ def age(value: dt.timedelta | None) -> str:
         return ngettext("%(n)d jour", "%(n)d jours", days) % {"n": days}
     if seconds >= 3600:
         return _("%(n)d h") % {"n": seconds // 3600}
+    if seconds < 60:
+        return _("moins d'une minute")
     return _("%(n)d min") % {"n": seconds // 60}
 
 
