@@ -98,14 +98,17 @@ class OpeningJourneyGuardMiddleware:
         match = request.resolver_match
         if match is None:
             return None
+        if (
+            request.method == "GET"
+            and not request.headers.get("HX-Request")
+            and journey.leaves_journey(request, match.view_name, kwargs)
+        ):
+            location = resolve_url("clients:leave_opening") + "?" + _next(request)
+            return HttpResponse(status=302, headers={"Location": location})
+        # Another pending account-opening form of one's own: entering its journey.
         journey.note_journey_page(request, match.view_name, kwargs)
-        if request.method != "GET" or request.headers.get("HX-Request"):
-            return None
-        if not journey.leaves_journey(request, match.view_name, kwargs):
-            # On the journey's own pages, the browser warns when the tab is closed.
-            request.opening_journey = journey.in_journey(  # type: ignore[attr-defined]
-                request, match.view_name, kwargs
-            )
-            return None
-        location = resolve_url("clients:leave_opening") + "?" + _next(request)
-        return HttpResponse(status=302, headers={"Location": location})
+        # On the journey's own pages, the browser warns when the tab is closed.
+        request.opening_journey = journey.in_journey(  # type: ignore[attr-defined]
+            request, match.view_name, kwargs
+        )
+        return None

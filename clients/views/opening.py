@@ -136,7 +136,11 @@ def _record_contact_and_answers(
     recorded before a refusal stays recorded (and the page shows the current state)."""
     user = staff(request)
     actor = actor_for(user)
+    branch_answers = answers.branch_answers()
+    collected = None
     try:
+        # One transaction: an answer refused (a wording withdrawn meanwhile, say) leaves the
+        # contact points as they were too (R71).
         with transaction.atomic():
             services.change_contact_details(
                 actor=actor,
@@ -150,22 +154,19 @@ def _record_contact_and_answers(
                 services.update_client_identity(
                     actor=actor, client_number=client.client_number, objection_notice_shown=True
                 )
+            if branch_answers:
+                collected = form_services.collect_branch_answers(
+                    client=Client.objects.get(pk=client.pk),
+                    answers=branch_answers,
+                    advisor=user,
+                    journey=OPENING,
+                )
     except ValidationError as exc:
         add_service_error(contact_form, exc)
         return None
-    branch_answers = answers.branch_answers()
-    collected = None
-    if branch_answers:
-        try:
-            collected = form_services.collect_branch_answers(
-                client=Client.objects.get(pk=client.pk),
-                answers=branch_answers,
-                advisor=user,
-                journey=OPENING,
-            )
-        except DomainError as exc:
-            add_service_error(answers, exc)
-            return None
+    except DomainError as exc:
+        add_service_error(answers, exc)
+        return None
     if collected is not None and collected.form is not None:
         journey.start(request, collected.form)
         messages.success(
