@@ -231,9 +231,12 @@ class HistoryRow:
         return str(RequestMeans(means).label) if means in RequestMeans.values else ""
 
     @property
+    def actor_type_label(self) -> str:
+        return str(ActorType(self.actor_type).label) if self.actor_type in ActorType.values else ""
+
+    @property
     def actor_label(self) -> str:
-        kind = ActorType(self.actor_type).label if self.actor_type in ActorType.values else ""
-        return f"{kind} {self.actor_id}".strip()
+        return f"{self.actor_type_label} {self.actor_id}".strip()
 
 
 def consent_history(client: Client, limit: int = 200) -> list[HistoryRow]:

@@ -22,7 +22,7 @@ from clients import selectors, services
 from clients.forms import CapacityForm, ContactForm, SearchForm, WithdrawalForm
 from clients.models import Client, LegalCapacity
 from clients.roles import actor_for
-from clients.views.questions import AnswersForm, Mode, consent_questions
+from clients.views.questions import B2B_NOTICE, AnswersForm, consent_questions
 from optin import selectors as consent_selectors
 from optin.errors import DomainError, ErrorCode
 from optin.forms import add_service_error
@@ -58,14 +58,15 @@ def search(request: HttpRequest) -> HttpResponse:
         result = selectors.search_clients(
             request.user, form.cleaned_data["q"], form.cleaned_data["page"] or 1
         )
-        # One answer to a number, an address or a mobile: straight to the record.
-        if (
-            result.looked_for != "name"
-            and len(result.clients) == 1
-            and result.page == 1
-            and not result.has_next
-        ):
-            return _record(result.clients[0])
+        # One answer to a number, an address or a mobile: straight to the record (not while
+        # typing: the results update in place then).
+        only = result.clients[0] if len(result.clients) == 1 and not result.has_next else None
+        exact = only is not None and (
+            result.looked_for in ("email", "mobile")
+            or only.client_number == form.cleaned_data["q"].strip()
+        )
+        if only is not None and exact and not request.headers.get("HX-Request"):
+            return _record(only)
     states: dict[int, dict[str, ConsentState]] = {}
     if result is not None and result.clients:
         for state in ConsentState.objects.filter(client__in=result.clients):
@@ -182,7 +183,7 @@ def ask(request: HttpRequest, client_number: str) -> HttpResponse:
     nothing; "Oui" generates the form to sign (R24); "Non" is recorded at once (R14)."""
     client = selectors.get_client_for_user(request.user, client_number)
     wanted = set(str(request.GET.get("canaux", "")).split(","))
-    questions = [q for q in consent_questions(client) if q.channel in wanted and q.mode == Mode.ASK]
+    questions = [q for q in consent_questions(client) if q.channel in wanted and q.asked]
     if not questions:
         return _record(client)
     form = AnswersForm(
@@ -218,7 +219,7 @@ def ask(request: HttpRequest, client_number: str) -> HttpResponse:
     return render(
         request,
         "clients/ask.html",
-        {"client": client, "form": form, "questions": questions},
+        {"client": client, "form": form, "questions": questions, "b2b_notice": B2B_NOTICE},
         status=status,
     )
 

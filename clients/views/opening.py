@@ -94,8 +94,18 @@ def contact(request: HttpRequest, client_number: str) -> HttpResponse:
     client = selectors.get_client_for_user(request.user, client_number)
     questions = consent_questions(client, _contacts_typed(request, client))
     if request.method == "POST" and request.headers.get("HX-Request") == "true":
-        # htmx: a contact point was typed or erased; show the questions it calls for.
-        blank = AnswersForm(questions=questions, allow_unanswered=False)
+        # htmx: a contact point was typed or erased; show the questions it calls for. When
+        # the page already shows them, nothing is swapped: an answer being clicked stays.
+        if all(request.POST.get(f"shown_{q.channel}") == q.mode for q in questions):
+            return HttpResponse(status=204)
+        # The answers already chosen stay chosen (a click on "Oui" also ends the typing).
+        chosen = {
+            name: request.POST[name]
+            for q in questions
+            for name in (q.field_name,)
+            if q.asked and request.POST.get(name)
+        }
+        blank = AnswersForm(questions=questions, allow_unanswered=False, initial=chosen)
         return render(
             request,
             "clients/opening/_questions.html",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,3 +49,15 @@ def get_item(mapping: dict[str, object], key: str) -> object:
 def field(form: Any, name: str) -> Any:
     """A form's bound field by a computed name (the question of a channel)."""
     return form[name]
+
+
+@register.filter
+def phone(value: str) -> str:
+    """An E.164 number as people read it: "+33 6 12 34 56 78"."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))

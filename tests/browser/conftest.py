@@ -24,6 +24,8 @@ from tests.factories import BranchFactory, StaffFactory
 from tests.signatures.conftest import _seal, collect, seal_p12  # noqa: F401 (fixtures)
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The back-office is French and its times are Paris times: so is the browser.
+CONTEXT = {"locale": "fr-FR", "timezone_id": "Europe/Paris"}
 
 pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
@@ -68,20 +70,34 @@ def advisor(committed: None) -> Any:
 
 
 @pytest.fixture
-def page_as(browser: Any, live_url: str) -> Iterator[Callable[..., Any]]:
-    """A browser page logged in as a given staff member: page_as(user)."""
+def new_context(browser: Any, live_url: str) -> Iterator[Callable[..., Any]]:
+    """A browser context (French, Paris time): new_context(**options). Closed after the test,
+    before the live server stops."""
     contexts = []
+
+    def open_context(**options: Any) -> Any:
+        context = browser.new_context(
+            **{**CONTEXT, "viewport": {"width": 1024, "height": 900}, **options}
+        )
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page_as(new_context: Callable[..., Any], live_url: str) -> Callable[..., Any]:
+    """A browser page logged in as a given staff member: page_as(user)."""
 
     def open_as(user: Any, viewport: dict[str, int] | None = None) -> Any:
         http = HttpClient()
         login_verified(http, user)
-        context = browser.new_context(viewport=viewport or {"width": 1024, "height": 900})
+        context = new_context(viewport=viewport or {"width": 1024, "height": 900})
         context.add_cookies(
             [{"name": "sessionid", "value": http.cookies["sessionid"].value, "url": live_url}]
         )
-        contexts.append(context)
         return context.new_page()
 
-    yield open_as
-    for context in contexts:
-        context.close()
+    return open_as
