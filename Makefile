@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -n auto
 LOCAL := DEBUG=true
 
-.PHONY: install run test lint benchmark clean
+.PHONY: install run test lint messages benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy optin clients signatures
+
+# The English catalogue: the French strings into locale/en (translate the new ones), compiled.
+messages: $(STAMP)
+	$(LOCAL) $(BIN)/python manage.py makemessages -l en --add-location=file \
+		--ignore=.venv --ignore=var --ignore=node_modules --ignore=benchmarks --ignore=tests
+	$(LOCAL) $(BIN)/python manage.py compilemessages --ignore=.venv
 
 # The whole suite on SQLite; then on PostgreSQL too when DATABASE_URL names one. Tests that
 # commit from several threads run in their own invocation (they leave committed rows).

@@ -63,9 +63,9 @@ class StaffLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language = settings.LANGUAGE_CODE
-        profile = (
-            getattr(request.user, "staff_profile", None) if request.user.is_authenticated else None
-        )
+        # Until the second factor, the choice made on the login pages (the cookie) holds.
+        verified = twofactor.is_verified(request.user)
+        profile = getattr(request.user, "staff_profile", None) if verified else None
         chosen = (
             profile.language
             if profile is not None

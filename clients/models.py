@@ -207,7 +207,7 @@ class Client(models.Model):
             models.Index(fields=["mobile"], name="client_mobile_idx"),
             models.Index(fields=["email"], name="client_email_idx"),
             # Search (clients.selectors): e-mail whatever its case; names by prefix (on
-            # PostgreSQL a pattern index, migration 0003, serves the prefix).
+            # PostgreSQL, indexes in the "C" collation serve it: migration 0002).
             models.Index(Lower("email"), name="client_email_lower_idx"),
             models.Index(fields=["search_name"], name="client_search_name_idx"),
         ]

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Collate, Lower
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -59,25 +60,36 @@ def _query_for(text: str) -> tuple[Q, str]:
         except ValidationError:
             pass  # not a mobile number: a client number made of digits, perhaps
     key = search_key(text)
-    by_name = Q(search_name__startswith=key) if key else Q(pk__in=[])
+    by_name = Q(name_key__startswith=key) if key else Q(pk__in=[])
     words = key.split()
     # "Jeanne Dupont" as well as "Dupont Jeanne", "Jean Pierre Dupont" as "Dupont Jean Pierre":
     # the first names typed first, the whole last name after them (at most 3 rotations).
     for split in range(1, min(len(words), 4)):
         rotated = " ".join([*words[split:], *words[:split]])
-        by_name |= Q(search_name__startswith=rotated)
-    if _CLIENT_NUMBER.match(text):
+        by_name |= Q(name_key__startswith=rotated)
+    # A client number has digits; a word without any is a name only (an OR with the number
+    # would keep PostgreSQL from reading the name index in order).
+    if _CLIENT_NUMBER.match(text) and any(c.isdigit() for c in text):
         return Q(client_number=text) | by_name, "number_or_name"
     return by_name, "name"
+
+
+def _name_key() -> Collate | F:
+    """`search_name` as its indexes read it: in the "C" collation on PostgreSQL (migration
+    0002), where prefix and order are both byte order; as is on SQLite."""
+    if connection.vendor == "postgresql":
+        return Collate(F("search_name"), "C")
+    return F("search_name")
 
 
 def search_clients(user: AbstractBaseUser | AnonymousUser, text: str, page: int = 1) -> SearchPage:
     """Customers this user may see whose number, e-mail, mobile or name matches `text`.
 
     A client number and an e-mail address match exactly (the e-mail whatever its case), a
-    mobile in any French or international writing, a name by the beginning of "last first" or
-    "first last" without accents or case. Pages of PAGE_SIZE in name order; no total is
-    counted, so a page costs the same on a million customers as on a hundred.
+    mobile in any French or international writing, a name by the beginning of "last first"
+    without accents or case, or by the first names followed by the whole last name. Pages of
+    PAGE_SIZE in name order; no total is counted, so a page costs the same on a million
+    customers as on a hundred.
     """
     text = text.strip()[:200]
     page = max(1, page)
@@ -86,10 +98,10 @@ def search_clients(user: AbstractBaseUser | AnonymousUser, text: str, page: int 
     condition, looked_for = _query_for(text)
     clients: QuerySet[Client] = (
         Client.objects.visible_to(user)
-        .alias(email_lower=Lower("email"))
+        .alias(email_lower=Lower("email"), name_key=_name_key())
         .filter(condition)
         .select_related("branch")
-        .order_by("search_name", "client_number")
+        .order_by("name_key", "client_number")
     )
     start = (page - 1) * PAGE_SIZE
     found = list(clients[start : start + PAGE_SIZE + 1])

@@ -18,3 +18,6 @@ STORAGES = {
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # Static files are served by runserver/whitenoise from collected files; tests need neither.
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
+# Tests travel in time (expiry after 30 days, birthdays) with a staff member logged in: the
+# login must outlive the journey.
+SESSION_COOKIE_AGE = 10 * 365 * 24 * 3600

@@ -26,21 +26,26 @@ def fill_search_names(apps, schema_editor):
     Client.objects.bulk_update(batch, ["search_name"])
 
 
-# PostgreSQL serves `LIKE 'prefix%'` from a b-tree only in the C collation or with a pattern
-# operator class; SQLite needs neither.
-PATTERN_INDEX = "client_search_name_prefix_idx"
+# PostgreSQL: the name search reads `search_name` in the "C" collation (byte order), where a
+# b-tree serves both `LIKE 'prefix%'` and the ORDER BY of the page; in the database's own
+# collation it could serve neither. One index for compliance (all branches), one per branch for
+# advisors. SQLite needs neither.
+PREFIX_INDEXES = {
+    "client_search_name_c_idx": '(search_name COLLATE "C", client_number)',
+    "client_branch_search_name_c_idx": '(branch_id, search_name COLLATE "C", client_number)',
+}
 
 
-def create_prefix_index(apps, schema_editor):
+def create_prefix_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX {PATTERN_INDEX} ON clients_client (search_name varchar_pattern_ops)"
-        )
+        for name, columns in PREFIX_INDEXES.items():
+            schema_editor.execute(f"CREATE INDEX {name} ON clients_client {columns}")
 
 
-def drop_prefix_index(apps, schema_editor):
+def drop_prefix_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {PATTERN_INDEX}")
+        for name in PREFIX_INDEXES:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
@@ -75,5 +80,5 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["search_name"], name="client_search_name_idx"),
         ),
         migrations.RunPython(fill_search_names, migrations.RunPython.noop),
-        migrations.RunPython(create_prefix_index, drop_prefix_index),
+        migrations.RunPython(create_prefix_indexes, drop_prefix_indexes),
     ]

@@ -3,6 +3,7 @@ login with backup codes; logout; the account page (language, new backup codes)."
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -73,18 +75,20 @@ def login(request: HttpRequest) -> HttpResponse:
         return _second_step(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     status = 200
+    blocked = ""
     if request.method == "POST":
         username = str(request.POST.get("username", ""))[:150]
         if throttle.login_blocked(username, _address(request)):
-            form = LoginForm(request)
-            form.add_error(
-                None,
-                _(
-                    "Trop de tentatives de connexion : réessayez dans %(minutes)s minutes "
-                    "ou demandez à un administrateur."
-                )
-                % {"minutes": max(1, settings.OPTIN_LOGIN_LOCKOUT_SECONDS // 60)},
-            )
+            # The password is not even checked: guessing goes no faster.
+            form = LoginForm(request, initial={"username": username})
+            minutes = math.ceil(settings.OPTIN_LOGIN_LOCKOUT_SECONDS / 60)
+            blocked = ngettext(
+                "Trop de tentatives de connexion : réessayez dans %(minutes)d minute ou "
+                "demandez à un administrateur.",
+                "Trop de tentatives de connexion : réessayez dans %(minutes)d minutes ou "
+                "demandez à un administrateur.",
+                minutes,
+            ) % {"minutes": minutes}
             status = 429
         elif form.is_valid():
             throttle.clear_login_failures(username, _address(request))
@@ -96,7 +100,7 @@ def login(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "clients/auth/login.html",
-        {"form": form, "next": _next_url(request), "language_form": LanguageForm()},
+        {"form": form, "next": _next_url(request), "blocked": blocked},
         status=status,
     )
 
@@ -123,10 +127,14 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             otp_login(request, result.device)
             return redirect(_next_url(request))
         if result.locked_until is not None:
-            seconds = max(1, int((result.locked_until - timezone.now()).total_seconds()) + 1)
+            seconds = max(1, math.ceil((result.locked_until - timezone.now()).total_seconds()))
             form.add_error(
                 "token",
-                _("Trop de codes erronés : attendez %(seconds)s secondes avant de réessayer.")
+                ngettext(
+                    "Trop de codes erronés : attendez %(seconds)d seconde avant de réessayer.",
+                    "Trop de codes erronés : attendez %(seconds)d secondes avant de réessayer.",
+                    seconds,
+                )
                 % {"seconds": seconds},
             )
             status = 429

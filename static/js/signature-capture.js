@@ -6,7 +6,7 @@
  * Plain ES2017, no modules, no build step.
  *
  * Page contract:
- *   <form id="signature-form">
+ *   <form id="signature-form" data-msg-empty="…" data-msg-straight-line="…" data-msg-too-small="…">
  *     <div class="signature-box"><canvas id="signature-pad"></canvas></div>
  *     <button type="button" id="signature-clear">…</button>
  *     <input type="hidden" name="signature">           PNG data URL (toDataURL("image/png"))
@@ -19,10 +19,13 @@
  *   </form>
  * The canvas must get its display size from CSS (e.g. width: 100%; height: 16rem), without a
  * border of its own: the drawing buffer is sized from it.
+ * The data-msg-* attributes, optional, carry the refusal messages in the page's language; a
+ * missing or empty one leaves the French default of MESSAGES.
  *
  * Public API: window.optinSignature = {check, pad, MIN_SIZE, STRAIGHT_TOLERANCE, MAX_IGNORED_LINES,
  * MESSAGES}. check(strokesData) is a pure function returning {ok: true} or
- * {ok: false, code, message}; codes: "empty", "straight_line", "too_small".
+ * {ok: false, code, message}; codes: "empty", "straight_line", "too_small". Its messages come
+ * from MESSAGES, which the set-up fills once from the form's data-msg-* attributes.
  */
 (function () {
   "use strict";
@@ -32,10 +35,17 @@
   var STRAIGHT_TOLERANCE = 3;   // a stroke whose points all lie this close to one line is a line
   var MAX_IGNORED_LINES = 2;    // straight strokes (underline, bar) ignored before judging the rest
 
+  // French defaults; the page may give them in its own language (useMessagesOf).
   var MESSAGES = {
     empty: "Le client doit signer dans le cadre avant de valider.",
     straight_line: "Une ligne droite ou un point ne constitue pas une signature.",
     too_small: "La signature est trop petite : signez en grand dans le cadre.",
+  };
+  // Code → the form's data attribute (dataset name) carrying its message.
+  var MESSAGE_ATTRIBUTES = {
+    empty: "msgEmpty",                  // data-msg-empty
+    straight_line: "msgStraightLine",   // data-msg-straight-line
+    too_small: "msgTooSmall",           // data-msg-too-small
   };
 
   function refuse(code) {
@@ -74,7 +84,8 @@
 
   /*
    * Judge a signature from signature_pad's toData() (a list of strokes, each with points
-   * {x, y, pressure, time} in CSS px). Pure: reads nothing but its argument.
+   * {x, y, pressure, time} in CSS px). Pure: reads nothing but its argument (and the MESSAGES
+   * table, set once at set-up).
    */
   function check(strokesData) {
     var strokes = Array.isArray(strokesData) ? strokesData.map(finitePoints) : [];
@@ -123,6 +134,16 @@
   };
   window.optinSignature = api;
 
+  // Take the messages the form carries (data-msg-*), keeping the default for any it lacks.
+  function useMessagesOf(form) {
+    Object.keys(MESSAGE_ATTRIBUTES).forEach(function (code) {
+      var message = form.dataset ? form.dataset[MESSAGE_ATTRIBUTES[code]] : "";
+      if (typeof message === "string" && message.trim() !== "") {
+        MESSAGES[code] = message;
+      }
+    });
+  }
+
   function hiddenInput(form, name) {
     var input = form.querySelector('input[name="' + name + '"]');
     if (!input) {
@@ -137,6 +158,9 @@
   function setUp() {
     var form = document.getElementById("signature-form");
     var canvas = document.getElementById("signature-pad");
+    if (form) {
+      useMessagesOf(form);
+    }
     if (!form || !canvas || typeof window.SignaturePad !== "function") {
       return;
     }
