@@ -50,27 +50,29 @@ class SearchPage:
         return self.page > 1
 
 
-def _query_for(text: str) -> tuple[Q, str]:
-    """What a search text matches: each way of reading it is served by one index."""
+def _query_for(text: str) -> tuple[list[Q], str]:
+    """What a search text matches, as conditions each served by one index range read in the
+    page's order (an OR of them would make PostgreSQL walk an index from its start)."""
     if "@" in text:
-        return Q(email_lower=text.lower()), "email"
+        return [Q(email_lower=text.lower())], "email"
     if _PHONE.match(text) and sum(c.isdigit() for c in text) >= 6:
         try:
-            return Q(mobile=normalize_mobile(text)), "mobile"
+            return [Q(mobile=normalize_mobile(text))], "mobile"
         except ValidationError:
             pass  # not a mobile number: a client number made of digits, perhaps
     key = search_key(text)
-    by_name = Q(name_key__startswith=key) if key else Q(pk__in=[])
+    if not key:
+        return [], "name"
     words = key.split()
-    # "Jeanne Dupont" as well as "Dupont Jeanne", "Jean Pierre Dupont" as "Dupont Jean Pierre":
-    # the first names typed first, the whole last name after them (at most 3 rotations).
-    for split in range(1, min(len(words), 4)):
-        rotated = " ".join([*words[split:], *words[:split]])
-        by_name |= Q(name_key__startswith=rotated)
-    # A client number has digits; a word without any is a name only (an OR with the number
-    # would keep PostgreSQL from reading the name index in order).
+    # "Dupont Jeanne" as typed, and "Jeanne Dupont" or "Jean Pierre Dupont" as "Dupont Jean
+    # Pierre": the first names typed first, the whole last name after them (3 rotations at most).
+    keys = [key] + [
+        " ".join([*words[split:], *words[:split]]) for split in range(1, min(len(words), 4))
+    ]
+    by_name = [Q(name_key__startswith=k) for k in keys]
+    # A client number has digits; a word without any is a name only.
     if _CLIENT_NUMBER.match(text) and any(c.isdigit() for c in text):
-        return Q(client_number=text) | by_name, "number_or_name"
+        return [Q(client_number=text), *by_name], "number_or_name"
     return by_name, "name"
 
 
@@ -95,16 +97,23 @@ def search_clients(user: AbstractBaseUser | AnonymousUser, text: str, page: int 
     page = max(1, page)
     if not text:
         return SearchPage(clients=[], page=1, has_next=False, looked_for="")
-    condition, looked_for = _query_for(text)
+    conditions, looked_for = _query_for(text)
     clients: QuerySet[Client] = (
         Client.objects.visible_to(user)
         .alias(email_lower=Lower("email"), name_key=_name_key())
-        .filter(condition)
         .select_related("branch")
         .order_by("name_key", "client_number")
     )
     start = (page - 1) * PAGE_SIZE
-    found = list(clients[start : start + PAGE_SIZE + 1])
+    end = start + PAGE_SIZE + 1
+    if len(conditions) == 1:
+        found = list(clients.filter(conditions[0])[start:end])
+    else:
+        # One ordered range per condition, merged here in the same order (byte order of the
+        # name is code point order: what Python's sort gives).
+        merged = {c.pk: c for condition in conditions for c in clients.filter(condition)[:end]}
+        found = sorted(merged.values(), key=lambda c: (c.search_name, c.client_number))
+        found = found[start:end]
     return SearchPage(
         clients=found[:PAGE_SIZE],
         page=page,

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from clients.models import (
     CONTACT_FIELDS,
@@ -179,26 +179,26 @@ def consents_granted_before(
 
 # What each log action is called on the pages.
 ACTION_LABELS = {
-    "client.created": _lazy("fiche créée"),
-    "client.contact_changed": _lazy("coordonnée modifiée"),
-    "client.contact_confirmed": _lazy("coordonnée confirmée"),
-    "client.identity_changed": _lazy("identité modifiée"),
-    "client.capacity_changed": _lazy("capacité juridique modifiée"),
-    "client.birth_date_corrected": _lazy("date de naissance corrigée"),
-    "consent.requested": _lazy("accord demandé (à signer)"),
-    "consent.granted": _lazy("accord"),
-    "consent.refused": _lazy("refus"),
-    "consent.withdrawn": _lazy("retrait"),
-    "consent.lapsed": _lazy("accord terminé (capacité)"),
-    "consent.restored": _lazy("retour à l'état antérieur"),
-    "consent.pending_confirmation": _lazy("confirmation demandée par e-mail"),
-    "consent.confirmed": _lazy("confirmé par e-mail"),
-    "form.generated": _lazy("formulaire généré"),
-    "form.signed": _lazy("formulaire signé"),
-    "form.cancelled": _lazy("formulaire annulé"),
-    "form.superseded": _lazy("formulaire remplacé"),
-    "form.expired": _lazy("formulaire expiré"),
-    "form.downloaded": _lazy("formulaire téléchargé"),
+    "client.created": gettext_lazy("fiche créée"),
+    "client.contact_changed": gettext_lazy("coordonnée modifiée"),
+    "client.contact_confirmed": gettext_lazy("coordonnée confirmée"),
+    "client.identity_changed": gettext_lazy("identité modifiée"),
+    "client.capacity_changed": gettext_lazy("capacité juridique modifiée"),
+    "client.birth_date_corrected": gettext_lazy("date de naissance corrigée"),
+    "consent.requested": gettext_lazy("accord demandé (à signer)"),
+    "consent.granted": gettext_lazy("accord"),
+    "consent.refused": gettext_lazy("refus"),
+    "consent.withdrawn": gettext_lazy("retrait"),
+    "consent.lapsed": gettext_lazy("accord terminé (capacité)"),
+    "consent.restored": gettext_lazy("retour à l'état antérieur"),
+    "consent.pending_confirmation": gettext_lazy("confirmation demandée par e-mail"),
+    "consent.confirmed": gettext_lazy("confirmé par e-mail"),
+    "form.generated": gettext_lazy("formulaire généré"),
+    "form.signed": gettext_lazy("formulaire signé"),
+    "form.cancelled": gettext_lazy("formulaire annulé"),
+    "form.superseded": gettext_lazy("formulaire remplacé"),
+    "form.expired": gettext_lazy("formulaire expiré"),
+    "form.downloaded": gettext_lazy("formulaire téléchargé"),
 }
 
 

@@ -4,6 +4,7 @@ login with backup codes; logout; the account page (language, new backup codes)."
 from __future__ import annotations
 
 import math
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from django_otp import login as otp_login
 from clients import services, throttle, twofactor
 from clients.forms import LanguageForm, LoginForm, TokenForm
 from clients.middleware import second_factor_exempt
+from clients.models import Language
 from clients.views import journey
 
 SHOW_CODES_KEY = "optin.backup_codes"
@@ -53,6 +55,16 @@ def _user(request: HttpRequest) -> User:
     if not isinstance(request.user, User):
         raise PermissionDenied
     return request.user
+
+
+def _logged_in(request: HttpRequest, user: User, device: Any) -> None:
+    """Both factors passed: a new session key, the device remembered, and the language chosen
+    on the login pages (the latest explicit choice) kept on the profile."""
+    request.session.cycle_key()
+    otp_login(request, device)
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    if chosen in Language.values:
+        services.set_staff_language(user=user, language=chosen)
 
 
 def _second_step(request: HttpRequest) -> HttpResponseRedirect:
@@ -123,8 +135,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         result = twofactor.verify_second_factor(user=user, token=form.cleaned_data["token"])
         if result.device is not None:
-            request.session.cycle_key()
-            otp_login(request, result.device)
+            _logged_in(request, user, result.device)
             return redirect(_next_url(request))
         if result.locked_until is not None:
             seconds = max(1, math.ceil((result.locked_until - timezone.now()).total_seconds()))
@@ -170,8 +181,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             user=user, device=device, token=form.cleaned_data["token"]
         )
         if codes is not None:
-            request.session.cycle_key()
-            otp_login(request, device)
+            _logged_in(request, user, device)
             request.session[SHOW_CODES_KEY] = codes
             return _with_next("clients:backup_codes", request)
         form.add_error("token", _("Code incorrect : vérifiez l'heure du téléphone et réessayez."))

@@ -194,6 +194,23 @@ def test_the_switch_works_on_the_code_page(advisor: User) -> None:
     assert page_language(http.get("/connexion/code/")) == "en"
 
 
+def test_the_language_chosen_before_the_second_factor_is_kept_after_it(advisor: User) -> None:
+    """The latest explicit choice wins: English chosen on the login pages stays English once
+    both factors are passed, on the profile too (another browser gets it)."""
+    from django_otp.oath import TOTP
+
+    device = TOTPDevice.objects.create(user=advisor, name="application", confirmed=True)
+    http = HttpClient()
+    http.post("/langue/", {"language": "en", "next": "/connexion/"})
+    http.post("/connexion/", {"username": "alice", "password": PASSWORD})
+    token = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+    response = http.post("/connexion/code/", {"token": f"{token:06d}"})
+    assert response.status_code == 302
+    assert profile_language(advisor) == "en"
+    assert page_language(http.get("/")) == "en"
+    assert page_language(verified(advisor).get("/")) == "en"
+
+
 # --- unknown languages -----------------------------------------------------------------------
 
 
