@@ -35,7 +35,7 @@ lint: $(STAMP)
 
 # The English catalogue: the French strings into locale/en (translate the new ones), compiled.
 messages: $(STAMP)
-	$(LOCAL) $(BIN)/python manage.py makemessages -l en --add-location=file --no-fuzzy-matching \
+	$(LOCAL) $(BIN)/python manage.py makemessages -l en --add-location=file \
 		--ignore=.venv --ignore=var --ignore=node_modules --ignore=benchmarks --ignore=tests
 	$(LOCAL) $(BIN)/python manage.py compilemessages --ignore=.venv
 

@@ -50,6 +50,17 @@ class TokenForm(forms.Form):
     )
 
 
+class EnrolmentTokenForm(TokenForm):
+    """Enrolment: only the app's code (there are no backup codes yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["token"].help_text = _(
+            "Les 6 chiffres affichés par l'application, pour ce compte."
+        )
+        self.fields["token"].widget.attrs["inputmode"] = "numeric"
+
+
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(choices=Language.choices)
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from clients import services, throttle, twofactor
-from clients.forms import LanguageForm, LoginForm, TokenForm
+from clients.forms import EnrolmentTokenForm, LanguageForm, LoginForm, TokenForm
 from clients.middleware import second_factor_exempt
 from clients.models import Language
 from clients.views import journey
@@ -174,7 +174,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if twofactor.is_enrolled(user):
         return _with_next("clients:second_factor", request)
     device = twofactor.pending_enrolment(user)
-    form = TokenForm(request.POST if request.method == "POST" else None)
+    form = EnrolmentTokenForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
         codes = twofactor.confirm_enrolment(
