@@ -54,10 +54,11 @@ def pending_enrolment(user: User) -> TOTPDevice:
 
 
 def enrolment_qr_svg(device: TOTPDevice) -> str:
-    """The otpauth:// URL of the device as an inline SVG QR code (no script, no image file)."""
+    """The otpauth:// URL of the device as an inline SVG QR code (no script, no image file),
+    sized by its viewBox so that the page's CSS scales it whole."""
     return str(
         segno.make(device.config_url, error="m").svg_inline(
-            scale=5, dark="#1d3557", title="QR code", omitsize=False
+            scale=5, dark="#1d3557", title="QR code", omitsize=True
         )
     )
 
