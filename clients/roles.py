@@ -43,6 +43,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
+        # A lost phone: the administrator deletes the staff member's devices; the next login
+        # enrols a new authenticator (the secrets are never shown: OTP_ADMIN_HIDE_SENSITIVE_DATA).
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
+        "otp_static.view_staticdevice",
+        "otp_static.delete_staticdevice",
         "clients.view_branch",
         "clients.add_branch",
         "clients.change_branch",

@@ -163,6 +163,7 @@ CACHES = {
 # that from one address) within OPTIN_LOGIN_LOCKOUT_SECONDS, logins are refused until the
 # period ends. Wrong codes slow down exponentially (django-otp's throttling, 1 s, 2 s, 4 s…).
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "optin")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices, never their secrets
 OPTIN_LOGIN_MAX_FAILURES = env_int("OPTIN_LOGIN_MAX_FAILURES", 5, minimum=1)
 OPTIN_LOGIN_LOCKOUT_SECONDS = env_int("OPTIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 OPTIN_BACKUP_CODES = 10
