@@ -11,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import translation
+from django.utils.deprecation import MiddlewareMixin  # Django's base for process_view hooks
 
 from clients import twofactor
 from clients.views import journey
@@ -31,14 +32,8 @@ def _next(request: HttpRequest) -> str:
     return urlencode({"next": request.get_full_path()})
 
 
-class SecondFactorRequiredMiddleware:
+class SecondFactorRequiredMiddleware(MiddlewareMixin):
     """No page but the login steps and the public ones without a verified second factor."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view: ViewFunc, args: Any, kwargs: Any
@@ -80,15 +75,9 @@ class StaffLanguageMiddleware:
         return response
 
 
-class OpeningJourneyGuardMiddleware:
+class OpeningJourneyGuardMiddleware(MiddlewareMixin):
     """R27: while the account opening's form is unsigned, a link that leaves the journey goes
-    through a warning page first, every time the advisor leaves it (clients.journey)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+    through a warning page first, every time the advisor leaves it (clients.views.journey)."""
 
     def process_view(
         self, request: HttpRequest, view: ViewFunc, args: Any, kwargs: Any
