@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
+from clients import twofactor
+
 
 class StaffAdminSite(admin.AdminSite):
     site_header = "optin"
@@ -16,8 +18,7 @@ class StaffAdminSite(admin.AdminSite):
     index_title = _("Administration des consentements")
 
     def has_permission(self, request: HttpRequest) -> bool:
-        verified = getattr(request.user, "is_verified", None)
-        return super().has_permission(request) and callable(verified) and bool(verified())
+        return super().has_permission(request) and twofactor.is_verified(request.user)
 
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         """One login for the whole back-office: the admin's own form knows no second factor."""

@@ -9,6 +9,7 @@ from functools import cache
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
+from clients import twofactor
 from signatures import selectors
 from signatures.models import ConsentForm
 
@@ -19,7 +20,7 @@ def pending_forms(request: HttpRequest) -> dict[str, Callable[[], object]]:
     @cache
     def forms() -> list[tuple[ConsentForm, dt.timedelta]]:
         user = getattr(request, "user", None)
-        if not isinstance(user, User) or not user.is_verified():  # type: ignore[attr-defined]
+        if not isinstance(user, User) or not twofactor.is_verified(user):
             return []
         profile = getattr(user, "staff_profile", None)
         if profile is None or profile.role != "advisor":

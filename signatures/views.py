@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clients import twofactor
 from clients.models import Client
 from optin.errors import DomainError
 from optin.forms import add_service_error
@@ -42,12 +43,11 @@ def get_form_for_user(user: Any, client_number: str, reference: str) -> ConsentF
 def signer_context(request: HttpRequest) -> services.SignerContext:
     """R52: the session the signature was captured in; the session key is never kept."""
     session_key = request.session.session_key or ""
-    verified = getattr(request.user, "is_verified", None)
     return services.SignerContext(
         ip=request.META.get("REMOTE_ADDR", ""),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
         session_ref=hashlib.sha256(session_key.encode()).hexdigest()[:16] if session_key else "",
-        second_factor=bool(verified()) if callable(verified) else False,
+        second_factor=twofactor.is_verified(request.user),
     )
 
 

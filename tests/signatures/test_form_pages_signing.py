@@ -161,6 +161,8 @@ def test_a_signature_posted_from_the_tablet_page_signs_the_form(
     assert pending.signed_by == advisor
     assert pending.signed_at == T0 + dt.timedelta(minutes=30)
     assert pending.evidence["tablet"]["canvas_width"] == 600
+    # R52: the page runs behind the verified second factor, and the evidence says so.
+    assert pending.evidence["advisor"]["second_factor"] is True
     assert states_of(customer) == {"email": "granted", "sms_push": "granted"}
     [entry] = entries("form.signed", customer)
     assert payload(entry)["reference"] == pending.reference
