@@ -17,9 +17,9 @@ from clients import twofactor
 from clients.views import journey
 
 ViewFunc = Callable[..., HttpResponse]
-# Paths served without a staff login: the API (its own tokens) and the public unsubscribe
-# pages. Everything else asks for the password and the second factor.
-PUBLIC_PREFIXES = ("/api/", "/u/")
+# Paths served without a staff login: the API (its own tokens) and the public unsubscribe and
+# confirmation pages. Everything else asks for the password and the second factor.
+PUBLIC_PREFIXES = ("/api/", "/u/", "/confirmer/")
 
 
 def second_factor_exempt(view: ViewFunc) -> ViewFunc:

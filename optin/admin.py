@@ -22,7 +22,14 @@ from clients.models import PARIS
 from clients.roles import actor_for
 from optin import audit, services
 from optin.errors import DomainError
-from optin.models import AuditCheckpoint, AuditEntry, ConsentState, Wording, text_sha256
+from optin.models import (
+    ApiClient,
+    AuditCheckpoint,
+    AuditEntry,
+    ConsentState,
+    Wording,
+    text_sha256,
+)
 
 _PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
 
@@ -244,3 +251,28 @@ class WordingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             return
         super().delete_model(request, obj)
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """API clients are created by `create_api_client` (the token is shown once, there);
+    here they are listed and revoked."""
+
+    list_display = ("name", "scopes", "token_prefix", "created_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name",)
+    readonly_fields = ("name", "scopes", "token_prefix", "created_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the row stays: it is the actor of its log entries
+
+    @admin.action(description=_("Révoquer les clients d'API choisis"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        actor = actor_for(request.user)
+        for api_client in queryset:
+            services.revoke_api_client(actor=actor, api_client=api_client)
+        self.message_user(request, _("%(n)s client(s) d'API révoqué(s).") % {"n": queryset.count()})

@@ -23,11 +23,12 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"  # R55: not this staff member's to do
     CONFLICT = "conflict"  # R45, R37
     INVALID_TRANSITION = "invalid_transition"  # R12 "—" cells
-    JOURNEY_NOT_ALLOWED = "journey_not_allowed"  # R35
+    JOURNEY_NOT_ALLOWED = "journey_not_allowed"  # R35: a rule refusal (422), not a scope
     UNKNOWN_CLIENT = "unknown_client"
     INVALID_DECISION = "invalid_decision"
     WORDING_IN_USE = "wording_in_use"  # R57
     BATCH_TOO_LARGE = "batch_too_large"  # R48
+    LINK_NOT_VALID = "link_not_valid"  # R36: a used, expired or superseded confirmation link
 
 
 class IneligibleReason(StrEnum):
@@ -45,7 +46,6 @@ HTTP_STATUS = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNKNOWN_CLIENT: 404,
     ErrorCode.UNKNOWN_FORM: 404,
-    ErrorCode.JOURNEY_NOT_ALLOWED: 403,
     ErrorCode.NOT_ALLOWED: 403,
 }
 

@@ -259,3 +259,47 @@ class SuppressionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.digest[:12]}"
+
+
+class ApiScope(models.TextChoices):
+    """What an API client may do (DESIGN.md §5); each endpoint requires one."""
+
+    CONSENTS_READ = "consents:read", _("lire les clients, consentements et formulations")
+    CONSENTS_WRITE = "consents:write", _("créer les clients, enregistrer les décisions, STOP")
+    ELIGIBILITY_READ = "eligibility:read", _("interroger l'éligibilité")
+    OPTIN_LIST_READ = "optin-list:read", _("exporter la liste des contacts éligibles")
+    AUDIT_READ = "audit:read", _("lire l'historique et vérifier le journal")
+
+
+class ApiClient(models.Model):
+    """A system calling the REST API (a web journey, a marketing tool, the SMS gateway).
+
+    Only a SHA-256 of its token is stored: the token is printed once by `create_api_client`.
+    Its name is the actor recorded in the log for every write it makes (R51).
+    """
+
+    name = models.CharField(_("nom"), max_length=64, unique=True)
+    scopes = models.JSONField(_("droits"), default=list)
+    token_prefix = models.CharField(_("début du jeton"), max_length=12, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("client d'API")
+        verbose_name_plural = _("clients d'API")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF reads these of `request.user`.
+    is_authenticated = True
+    is_active = True
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,3 +274,102 @@ def active_wordings(language: str = "fr") -> dict[str, Wording]:
     ):
         newest.setdefault(wording.channel, wording)
     return newest
+
+
+# --- the API's reads --------------------------------------------------------------------------
+
+
+def client_log(client: Client, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
+    """A client's log entries in log order, from the one after `after` (keyset pages)."""
+    return list(
+        AuditEntry.objects.filter(client_id=client.pk, seq__gt=after).order_by("seq")[:limit]
+    )
+
+
+def latest_adult_birth_date(today: dt.date) -> dt.date:
+    """R5: whoever was born on or before this day is an adult today (see adulthood_date)."""
+    year = today.year - policy.ADULT_AGE
+    try:
+        return today.replace(year=year)
+    except ValueError:  # today is 29 February: those born on 1 March are not adults yet
+        return dt.date(year, 2, 28)
+
+
+B2B_NOTE = "offres professionnelles uniquement"  # R49
+
+
+@dataclass(frozen=True, slots=True)
+class OptinRow:
+    client_id: int
+    client_number: str
+    contact_point: str
+    reason: str  # granted or b2b_no_objection
+    wording_version: str
+
+    @property
+    def note(self) -> str:
+        return B2B_NOTE if self.reason == Reason.B2B_NO_OBJECTION else ""
+
+
+def optin_list(
+    channel: str,
+    *,
+    branch: str | None = None,
+    kind: str | None = None,
+    chunk_size: int = 5_000,
+) -> Iterator[list[OptinRow]]:
+    """R49: the eligible contacts of a channel, in chunks, in client order.
+
+    The same decision as `eligibility` (R47) in one query streamed through a server-side
+    cursor: not erased; individuals adult and of full capacity; a contact point; `granted`, or
+    (professional, opt-out channel) `none` and not on the suppression list, which is checked
+    per chunk.
+    """
+    contact = CONTACT_FIELDS[channel]
+    adult = latest_adult_birth_date(today_in_paris())
+    person_may_receive = Q(kind=ClientKind.PROFESSIONAL) | Q(
+        kind=ClientKind.INDIVIDUAL, birth_date__lte=adult, legal_capacity=LegalCapacity.FULL
+    )
+    consented = Q(state__status=ConsentStatus.GRANTED)
+    if channel in policy.B2B_OPT_OUT_CHANNELS:
+        consented |= Q(kind=ClientKind.PROFESSIONAL) & (
+            Q(state__status=ConsentStatus.NONE) | Q(state__status__isnull=True)
+        )
+    rows = (
+        Client.objects.filter(erased_at__isnull=True)
+        .exclude(**{contact: ""})
+        .alias(
+            state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
+        )
+        .filter(person_may_receive, consented)
+    )
+    if branch:
+        rows = rows.filter(branch__code=branch)
+    if kind:
+        rows = rows.filter(kind=kind)
+    cursor = (
+        rows.order_by("pk")
+        .values_list("pk", "client_number", contact, "state__status", "state__wording_version")
+        .iterator(chunk_size=chunk_size)
+    )
+    while chunk := list(itertools.islice(cursor, chunk_size)):
+        yield _optin_rows(channel, chunk)
+
+
+def _optin_rows(channel: str, chunk: list[tuple[Any, ...]]) -> list[OptinRow]:
+    granted = ConsentStatus.GRANTED
+    b2b = {row[2]: suppression_digest(row[2]) for row in chunk if row[3] != granted}
+    suppressed: set[str] = set()
+    if b2b:
+        suppressed = set(
+            SuppressionEntry.objects.filter(
+                channel=channel, digest__in=list(b2b.values())
+            ).values_list("digest", flat=True)
+        )
+    out = []
+    for pk, number, point, status, version in chunk:
+        if status == granted:
+            out.append(OptinRow(pk, number, point, Reason.GRANTED, version or ""))
+        elif b2b[point] not in suppressed:
+            out.append(OptinRow(pk, number, point, Reason.B2B_NO_OBJECTION, ""))
+    return out

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,6 +26,8 @@ from optin.models import (
     BRANCH_JOURNEYS,
     DIGITAL_JOURNEYS,
     ActorType,
+    ApiClient,
+    ApiScope,
     AuditEntry,
     Channel,
     ConsentState,
@@ -535,3 +539,275 @@ def edit_unused_wording(*, actor: Actor, wording: Wording, text: str) -> Wording
         data={"version": locked.version, "sha256": locked.sha256},
     )
     return locked
+
+
+# --- API clients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewApiClient:
+    client: ApiClient
+    token: str  # shown once, never stored
+
+
+@transaction.atomic
+def create_api_client(*, actor: Actor, name: str, scopes: Sequence[str]) -> NewApiClient:
+    """A new API client with its token (only its hash is kept); logged. Raises
+    ValidationError for an unknown scope, an empty or taken name."""
+    from optin.api.authentication import new_token, token_hash
+
+    name = name.strip()
+    unknown = sorted(set(scopes) - set(ApiScope.values))
+    errors: dict[str, str] = {}
+    if unknown:
+        errors["scopes"] = _("Droits inconnus : %(s)s (possibles : %(all)s).") % {
+            "s": ", ".join(unknown),
+            "all": ", ".join(ApiScope.values),
+        }
+    if not scopes:
+        errors["scopes"] = _("Indiquez au moins un droit.")
+    if not name or len(name) > 64:
+        errors["name"] = _("Le nom doit compter de 1 à 64 caractères.")
+    elif ApiClient.objects.filter(name=name).exists():
+        errors["name"] = _("Un client d'API porte déjà ce nom.")
+    if errors:
+        raise ValidationError(errors)
+    token = new_token()
+    client = ApiClient.objects.create(
+        name=name,
+        scopes=sorted(set(scopes)),
+        token_prefix=token[:8],
+        token_hash=token_hash(token),
+    )
+    audit.append(
+        action="api_client.created",
+        actor=actor,
+        data={"name": name, "scopes": client.scopes, "token_prefix": client.token_prefix},
+    )
+    return NewApiClient(client=client, token=token)
+
+
+@transaction.atomic
+def revoke_api_client(*, actor: Actor, api_client: ApiClient) -> ApiClient:
+    """Its token stops working at once; the row stays, as the actor of its log entries."""
+    locked = ApiClient.objects.select_for_update().get(pk=api_client.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit.append(action="api_client.revoked", actor=actor, data={"name": locked.name})
+    return locked
+
+
+def api_actor(api_client: ApiClient) -> Actor:
+    """R51: every write through the API is logged with its API client as actor."""
+    return Actor(ActorType.API_CLIENT, f"api:{api_client.name}")
+
+
+def log_optin_export(
+    *, actor: Actor, filters: Mapping[str, str], rows: int | None, complete: bool
+) -> None:
+    """R49: who pulled the opt-in list, with which filters, how many rows, when. Written when
+    the export starts (rows None) and when it ends."""
+    with transaction.atomic():
+        audit.append(
+            action="optin_list.exported" if rows is not None else "optin_list.export_started",
+            actor=actor,
+            channel=filters.get("channel", ""),
+            data={"filters": dict(filters), "rows": rows, "complete": complete},
+        )
+
+
+# --- unsubscribe links (R40) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    channels: list[str]  # the channels withdrawn by this request (empty on a repeat)
+    known: bool  # False for an erased or deleted client: nothing written
+
+
+def unsubscribe(
+    *,
+    client_id: int,
+    channel: str,
+    evidence: Mapping[str, Any],
+    also: Sequence[str] = (),
+) -> Unsubscribed:
+    """R40: the token's channel (and `also`, ticked on the page) withdrawn, journey
+    `unsubscribe_link`, actor the customer through the token. A repeat writes nothing (R15);
+    an erased client's token writes nothing at all."""
+    with transaction.atomic():
+        client = Client.objects.filter(pk=client_id).first()
+        if client is None or client.erased_at is not None:
+            return Unsubscribed(channels=[], known=False)
+        withdrawn = []
+        for name in sorted({channel, *also}):
+            result = record_decision(
+                client_number=client.client_number,
+                channel=name,
+                decision=Decision.WITHDRAW,
+                journey=Journey.UNSUBSCRIBE_LINK,
+                actor=Actor(ActorType.CUSTOMER, "unsubscribe_link"),
+                evidence={**evidence, "token_channel": channel},
+            )
+            if result.recorded:
+                withdrawn.append(name)
+        return Unsubscribed(channels=withdrawn, known=True)
+
+
+# --- SMS STOP (R41) ---------------------------------------------------------------------------
+
+_STOP = re.compile(r"^\s*(STOP|ARRET)\b")
+
+
+def is_stop(text: str) -> bool:
+    """STOP, Stop, stop, ARRET, ARRÊT, optionally followed by other words."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return bool(_STOP.match(plain.upper()))
+
+
+@dataclass(frozen=True)
+class StopResult:
+    stop: bool  # the message was a STOP
+    matched: int  # clients with that mobile
+    withdrawn: int  # of which the channel changed now
+
+
+@transaction.atomic
+def sms_stop(*, mobile: str, text: str, message_id: str, gateway: str) -> StopResult:
+    """R41: a STOP withdraws `sms_push` for every client whose mobile is the sender's number
+    (E.164), actor system, journey `sms_stop`, with the gateway's message id. A number matching
+    nobody is logged without personal data. Other words change nothing."""
+    if not is_stop(text):
+        return StopResult(stop=False, matched=0, withdrawn=0)
+    numbers = list(
+        Client.objects.filter(mobile=mobile, erased_at__isnull=True)
+        .order_by("pk")
+        .values_list("client_number", flat=True)
+    )
+    evidence = {"message_id": message_id, "gateway": gateway}
+    if not numbers:
+        audit.append(action="sms.stop_unmatched", actor=Actor.system("sms_stop"), data=evidence)
+        return StopResult(stop=True, matched=0, withdrawn=0)
+    withdrawn = 0
+    for number in numbers:
+        result = record_decision(
+            client_number=number,
+            channel=Channel.SMS_PUSH,
+            decision=Decision.WITHDRAW,
+            journey=Journey.SMS_STOP,
+            actor=Actor.system("sms_stop"),
+            evidence=evidence,
+        )
+        withdrawn += result.recorded
+    return StopResult(stop=True, matched=len(numbers), withdrawn=withdrawn)
+
+
+# --- double opt-in (R36) ----------------------------------------------------------------------
+
+
+def confirmation_deadline(recorded_at: dt.datetime) -> dt.datetime:
+    return recorded_at + dt.timedelta(days=settings.OPTIN_CONFIRMATION_DELAY_DAYS)
+
+
+def pending_confirmation_entry(client: Client, seq: int) -> AuditEntry | None:
+    """The log entry behind a confirmation link while the link is still valid: the channel is
+    pending_confirmation since that very entry (a withdrawal, a new grant or a change of
+    address since then ends it) and its delay has not run out."""
+    state = ConsentState.objects.filter(client=client, channel=Channel.EMAIL).first()
+    if state is None or state.status != ConsentStatus.PENDING_CONFIRMATION:
+        return None
+    if state.last_seq != seq:
+        return None
+    entry = AuditEntry.objects.filter(seq=seq).first()
+    if entry is None or timezone.now() >= confirmation_deadline(entry.recorded_at):
+        return None
+    return entry
+
+
+@transaction.atomic
+def confirm_email_optin(
+    *, client_id: int, seq: int, address_digest: bytes, evidence: Mapping[str, Any]
+) -> DecisionResult:
+    """R36: the POST of the confirmation page makes the e-mail consent granted. The log keeps
+    the original grant (the entry `seq`) and this confirmation with its time, IP and user
+    agent. Raises DomainError(link_not_valid) for a used, expired, superseded or misdirected
+    link; nothing is written then."""
+    from optin.tokens import address_digest as digest_of
+
+    client = Client.objects.select_for_update().filter(pk=client_id).first()
+    if (
+        client is None
+        or client.erased_at is not None
+        or not client.email
+        or digest_of(client.email) != address_digest
+        or pending_confirmation_entry(client, seq) is None
+    ):
+        raise DomainError(
+            ErrorCode.LINK_NOT_VALID,
+            _("Ce lien de confirmation n'est plus valable."),
+        )
+    personal = {k: v for k, v in evidence.items() if k in PERSONAL_EVIDENCE}
+    pending = ConsentState.objects.get(client=client, channel=Channel.EMAIL)
+    _step, state, entry = apply_event(
+        client=client,
+        channel=Channel.EMAIL,
+        event=Event.DOI_CONFIRMED,
+        # The consent confirmed is the one given with this wording (kept on the state).
+        wording=Wording.objects.filter(version=pending.wording_version).first(),
+        actor=Actor(ActorType.CUSTOMER, "confirmation_link"),
+        journey=Journey.DOUBLE_OPTIN_CONFIRMATION,
+        occurred_at=timezone.now(),
+        data={"confirms_seq": seq},
+        personal=personal,
+    )
+    return DecisionResult(
+        client_number=client.client_number,
+        channel=Channel.EMAIL,
+        status=state.status,
+        since=audit.iso_or_none(state.since),
+        journey=state.journey,
+        wording_version=state.wording_version,
+        recorded=entry is not None,
+        seq=entry.seq if entry else None,
+    )
+
+
+def expire_pending_confirmations(*, now: dt.datetime | None = None) -> list[str]:
+    """R36: an unconfirmed e-mail grant returns to its prior state once its link expires
+    (OPTIN_CONFIRMATION_DELAY_DAYS), actor system. One transaction per client, re-checked under
+    its lock: safe to run twice and on two hosts at once. Returns the client numbers."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.OPTIN_CONFIRMATION_DELAY_DAYS)
+    candidates = list(
+        ConsentState.objects.filter(
+            channel=Channel.EMAIL, status=ConsentStatus.PENDING_CONFIRMATION
+        ).values_list("client__client_number", "last_seq")
+    )
+    recorded = dict(
+        AuditEntry.objects.filter(seq__in=[seq for _n, seq in candidates]).values_list(
+            "seq", "recorded_at"
+        )
+    )
+    expired = []
+    for number, seq in candidates:
+        if seq not in recorded or recorded[seq] > cutoff:
+            continue
+        with transaction.atomic():
+            client = Client.objects.select_for_update().get(client_number=number)
+            state = ConsentState.objects.select_for_update().get(
+                client=client, channel=Channel.EMAIL
+            )
+            if state.status != ConsentStatus.PENDING_CONFIRMATION or state.last_seq != seq:
+                continue  # confirmed or changed meanwhile
+            apply_event(
+                client=client,
+                channel=Channel.EMAIL,
+                event=Event.DOI_EXPIRED,
+                actor=Actor.system("expire_pending_confirmations"),
+                journey=Journey.SYSTEM_EXPIRY,
+                occurred_at=now,
+                data={"reason": "confirmation_expired", "pending_seq": seq},
+            )
+            expired.append(number)
+    return expired

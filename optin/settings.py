@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clients",
     "optin",
     "signatures",
@@ -185,8 +186,38 @@ LOGGING = {
     "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools", "pyhanko")},
 }
 
+# The REST API (optin/api): JSON only, its own tokens, one error shape (DESIGN.md §5).
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "optin.api.schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["optin.api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["optin.api.permissions.HasScope"],
+    "DEFAULT_PARSER_CLASSES": ["optin.api.parsers.JsonParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "optin.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    # `format` is a parameter of the opt-in list, not a renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "optin API",
+    "DESCRIPTION": (
+        "Consents to marketing by e-mail and SMS/push: clients, decisions, eligibility, the "
+        "opt-in list, SMS STOP and the audit log. Every request carries "
+        "`Authorization: Token <token>`; each operation names the scope it requires. Every 4xx "
+        'answer is `{"error": {"code", "message", "fields"}}`. See docs/API.md.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # --- optin ---------------------------------------------------------------------------------
@@ -235,3 +266,33 @@ OPTIN_SIGNATURE_MAX_BYTES = env_int("OPTIN_SIGNATURE_MAX_BYTES", 200 * 1024, min
 OPTIN_SIGNATURE_POINTS_MAX_BYTES = env_int(
     "OPTIN_SIGNATURE_POINTS_MAX_BYTES", 512 * 1024, minimum=1024
 )
+
+# --- public links and the API (R36, R39-R41) ---
+# Key of the unsubscribe and confirmation links (SECRET_KEY when unset). Unsubscribe links
+# never expire: after changing it, list the former keys in OPTIN_LINK_KEY_FALLBACKS.
+OPTIN_LINK_KEY = env_secret("OPTIN_LINK_KEY") or ""
+OPTIN_LINK_KEY_FALLBACKS = env_list("OPTIN_LINK_KEY_FALLBACKS", [])
+# The public address of this service, as seen from customers' mailboxes: the base of the
+# unsubscribe URLs of the opt-in list and of the confirmation links (`check --deploy` warns
+# while it is left at its local default).
+OPTIN_PUBLIC_URL = env_str("OPTIN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# R39: what each SMS must carry (the opt-in list gives it with every SMS row).
+OPTIN_SMS_STOP_INSTRUCTION = env_str("OPTIN_SMS_STOP_INSTRUCTION", "STOP SMS : répondez STOP")
+# Requests per minute from one address on the public pages (unsubscribe, confirmation).
+OPTIN_PUBLIC_RATE_PER_MINUTE = env_int("OPTIN_PUBLIC_RATE_PER_MINUTE", 30, minimum=1)
+# The largest JSON body the API reads (an eligibility batch of 10,000 numbers is ~400 KB).
+OPTIN_API_MAX_BODY_BYTES = env_int("OPTIN_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# R36: the confirmation message's sender; Django's e-mail backend sends it (the console in
+# development, SMTP through EMAIL_HOST and friends in production).
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ne-pas-repondre@banque.example")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)

@@ -50,7 +50,7 @@ def assert_not_allowed(run: Callable[[], Any]) -> None:
     with pytest.raises(DomainError) as caught:
         run()
     assert caught.value.code == "journey_not_allowed"
-    assert caught.value.http_status == 403
+    assert caught.value.http_status == 422  # a rule refusal, not a missing scope
     assert snapshot() == before
 
 

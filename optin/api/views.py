@@ -1,0 +1,450 @@
+"""One APIView per resource and method (DESIGN.md §5): validate, call the service or the
+selector, serialize. Each method names the scope it requires (`required_scopes`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients import services as client_services
+from clients.models import Branch, Client
+from clients.validators import normalize_mobile
+from optin import integrity, selectors, services
+from optin.api import serializers as s
+from optin.errors import DomainError, ErrorCode
+from optin.mail import public_url
+from optin.models import ApiClient, ApiScope, Channel, ConsentState, Journey, Wording
+from optin.tokens import unsubscribe_tokens
+
+READ, WRITE = ApiScope.CONSENTS_READ.value, ApiScope.CONSENTS_WRITE.value
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Makes a retry safe (R37): a replay returns the first answer and records "
+    "nothing; the same key with another body is a 409. At most 255 printable characters.",
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The record's `version` (from GET): a record changed since is a 409 (R45).",
+)
+
+
+class Api(APIView):
+    required_scopes: dict[str, str] = {}
+
+    @property
+    def api_client(self) -> ApiClient:
+        client = self.request.user
+        if not isinstance(client, ApiClient):  # HasScope lets only API clients through
+            raise exceptions.NotAuthenticated()
+        return client
+
+    def actor(self) -> Any:
+        return services.api_actor(self.api_client)
+
+
+def _client_or_404(client_number: str) -> Client:
+    client = (
+        Client.objects.select_related("branch")
+        .prefetch_related(Prefetch("consent_states", queryset=ConsentState.objects.all()))
+        .filter(client_number=client_number)
+        .first()
+    )
+    if client is None:
+        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+    return client
+
+
+def _etag(client: Client) -> str:
+    return f'"{client.version}"'
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise exceptions.ValidationError({"If-Match": [_("Indiquez la version reçue (GET).")]})
+    return int(value)
+
+
+def _client_response(client: Client, status: int = 200, **extra: Any) -> Response:
+    data = s.ClientOutput(client).data
+    response = Response({**data, **extra}, status=status)
+    response["ETag"] = _etag(client)
+    return response
+
+
+class ClientCreateApi(Api):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="clients_create",
+        summary="Create a client (digital account opening, core-banking feed)",
+        request=s.ClientCreateInput,
+        responses={201: s.ClientOutput},
+        tags=["clients"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.ClientCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        branch = Branch.objects.filter(code=values.pop("branch")).first()
+        if branch is None:
+            raise exceptions.ValidationError({"branch": [_("Agence inconnue.")]})
+        client = client_services.create_client(actor=self.actor(), branch=branch, **values)
+        return _client_response(_client_or_404(client.client_number), status=201)
+
+
+class ClientDetailApi(Api):
+    required_scopes = {"GET": READ, "PATCH": WRITE}
+
+    @extend_schema(
+        operation_id="clients_read",
+        summary="A client with its consents",
+        responses={200: s.ClientOutput},
+        tags=["clients"],
+    )
+    def get(self, request: Request, client_number: str) -> Response:
+        return _client_response(_client_or_404(client_number))
+
+    @extend_schema(
+        operation_id="clients_change_contact",
+        summary="Change or confirm contact data; answers the channels to invite",
+        request=s.ClientChangeInput,
+        responses={200: s.ClientChangeOutput},
+        parameters=[IF_MATCH_HEADER],
+        tags=["clients"],
+    )
+    def patch(self, request: Request, client_number: str) -> Response:
+        data = s.ClientChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        change = client_services.change_contact_details(
+            actor=self.actor(),
+            client_number=client_number,
+            email=values.get("email"),
+            mobile=values.get("mobile"),
+            confirmed=values["confirmed"],
+            expected_version=_if_match(request),
+            journey=Journey.DIGITAL_CONTACT_UPDATE,
+        )
+        return _client_response(
+            _client_or_404(client_number), optin_invitation=change.optin_invitation
+        )
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": [_("De 1 à 255 caractères ASCII imprimables.")]}
+        )
+    return key
+
+
+class ClientConsentsApi(Api):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="consents_read",
+        summary="The client's consent per channel",
+        responses={200: s.ConsentsOutput},
+        tags=["consents"],
+    )
+    def get(self, request: Request, client_number: str) -> Response:
+        client = _client_or_404(client_number)
+        return Response(s.consents_of(list(client.consent_states.all())))
+
+    @extend_schema(
+        operation_id="consents_decide",
+        summary="Record a decision taken in a digital journey (grant, refuse, withdraw)",
+        request=s.DecisionInput,
+        responses={
+            201: OpenApiResponse(s.DecisionOutput, description="Recorded."),
+            200: OpenApiResponse(
+                s.DecisionOutput, description="Nothing new to record (a repeat), or a replay."
+            ),
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["consents"],
+    )
+    def post(self, request: Request, client_number: str) -> Response:
+        key = _idempotency_key(request)
+        data = s.DecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = services.record_decision(
+            client_number=client_number,
+            channel=values["channel"],
+            decision=values["decision"],
+            journey=values["journey"],
+            actor=self.actor(),
+            wording_version=values.get("wording_version"),
+            affirmative_action=values.get("affirmative_action"),
+            occurred_at=values.get("occurred_at"),
+            evidence=dict(values["evidence"]),
+            idempotency_key=key,
+        )
+        body = {**result.as_dict(), "effective": result.status == "granted"}
+        response = Response(body, status=201 if result.recorded else 200)
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ClientHistoryApi(Api):
+    required_scopes = {"GET": ApiScope.AUDIT_READ.value}
+
+    @extend_schema(
+        operation_id="clients_history",
+        summary="The client's log entries, in log order (keyset pages)",
+        parameters=[s.HistoryQuery],
+        responses={200: s.HistoryOutput},
+        tags=["audit"],
+    )
+    def get(self, request: Request, client_number: str) -> Response:
+        query = s.HistoryQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        client = _client_or_404(client_number)
+        limit = query.validated_data["limit"]
+        entries = selectors.client_log(client, after=query.validated_data["after"], limit=limit + 1)
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return Response(
+            {
+                "entries": s.LogEntryOutput(entries, many=True).data,
+                "next_after": entries[-1].seq if more else None,
+            }
+        )
+
+
+class WordingListApi(Api):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="wordings_list",
+        summary="The wording versions offered now (show one, send back its version)",
+        responses={200: s.WordingOutput(many=True)},
+        tags=["consents"],
+    )
+    def get(self, request: Request) -> Response:
+        wordings = Wording.objects.filter(active=True).order_by("channel", "language", "version")
+        return Response(s.WordingOutput(wordings, many=True).data)
+
+
+def _field_error(name: str, message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({name: [message]})
+
+
+class EligibilityApi(Api):
+    required_scopes = {"POST": ApiScope.ELIGIBILITY_READ.value}
+
+    @extend_schema(
+        operation_id="eligibility",
+        summary="Who may receive a commercial message on a channel now (R47, R48)",
+        request=s.EligibilityInput,
+        responses={200: s.EligibilityOutput},
+        tags=["marketing"],
+    )
+    def post(self, request: Request) -> Response:
+        # Checked by hand: a serializer would spend more on 10,000 strings than the query.
+        body = request.data
+        if not isinstance(body, dict):
+            raise _field_error("non_field_errors", _("Un objet JSON est attendu."))
+        unknown = sorted(set(body) - {"channel", "client_numbers"})
+        if unknown:
+            raise exceptions.ValidationError({name: [_("Champ inconnu.")] for name in unknown})
+        channel, numbers = body.get("channel"), body.get("client_numbers")
+        if channel not in Channel.values:
+            raise _field_error("channel", _("email ou sms_push."))
+        if not isinstance(numbers, list) or not all(type(n) is str for n in numbers):
+            raise _field_error("client_numbers", _("Une liste de numéros (textes) est attendue."))
+        results = selectors.eligibility(channel, numbers)
+        return Response(
+            {
+                "channel": channel,
+                "results": [
+                    {"client_number": r.client_number, "eligible": r.eligible, "reason": r.reason}
+                    for r in results
+                ],
+            }
+        )
+
+
+class AnyContent(BaseContentNegotiation):
+    """The opt-in list picks its format from `format`, whatever the Accept header says."""
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        return parsers[0]
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
+COLUMNS = (
+    "client_number",
+    "channel",
+    "contact_point",
+    "reason",
+    "note",
+    "wording_version",
+    "unsubscribe_url",
+    "stop_instruction",
+)
+
+
+class OptinListApi(Api):
+    required_scopes = {"GET": ApiScope.OPTIN_LIST_READ.value}
+    content_negotiation_class = AnyContent
+
+    @extend_schema(
+        operation_id="optin_list",
+        summary="The eligible contacts of a channel, streamed as CSV or NDJSON (R49)",
+        parameters=[s.OptinListQuery],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="Header line, then one row per contact."
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="One JSON object per line."
+            ),
+        },
+        tags=["marketing"],
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = s.OptinListQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if v}
+        if "branch" in filters and not Branch.objects.filter(code=filters["branch"]).exists():
+            raise _field_error("branch", _("Agence inconnue."))
+        fmt = filters.pop("format", "csv")
+        actor = self.actor()
+        services.log_optin_export(actor=actor, filters=filters, rows=None, complete=False)
+        lines = _export_lines(actor, filters, fmt)
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        response = StreamingHttpResponse(lines, content_type=content_type)
+        name = f"optin-{filters['channel']}.{fmt}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _export_lines(actor: Any, filters: dict[str, str], fmt: str) -> Iterator[str]:
+    """The rows, chunk by chunk; the export is logged with its row count when it ends."""
+    channel = filters["channel"]
+    base = public_url(reverse("optin:unsubscribe", args=["-"]))[:-1]
+    stop = settings.OPTIN_SMS_STOP_INSTRUCTION if channel == Channel.SMS_PUSH else ""
+    count, complete = 0, False
+    try:
+        if fmt == "csv":
+            yield ",".join(COLUMNS) + "\r\n"
+        for chunk in selectors.optin_list(
+            channel, branch=filters.get("branch"), kind=filters.get("kind")
+        ):
+            tokens = unsubscribe_tokens([row.client_id for row in chunk], channel)
+            buffer = io.StringIO()
+            if fmt == "csv":
+                write = csv.writer(buffer).writerow
+                for row, token in zip(chunk, tokens, strict=True):
+                    write(
+                        (
+                            row.client_number,
+                            channel,
+                            row.contact_point,
+                            row.reason,
+                            row.note,
+                            row.wording_version,
+                            base + token,
+                            stop,
+                        )
+                    )
+            else:
+                dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+                for row, token in zip(chunk, tokens, strict=True):
+                    buffer.write(
+                        dumps(
+                            {
+                                "client_number": row.client_number,
+                                "channel": channel,
+                                "contact_point": row.contact_point,
+                                "reason": row.reason,
+                                "note": row.note,
+                                "wording_version": row.wording_version,
+                                "unsubscribe_url": base + token,
+                                "stop_instruction": stop,
+                            }
+                        )
+                    )
+                    buffer.write("\n")
+            count += len(chunk)
+            yield buffer.getvalue()
+        complete = True
+    finally:
+        services.log_optin_export(actor=actor, filters=filters, rows=count, complete=complete)
+
+
+class SmsStopApi(Api):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="sms_stop",
+        summary="A reply forwarded by the SMS gateway: STOP withdraws sms_push (R41)",
+        request=s.SmsStopInput,
+        responses={200: s.SmsStopOutput},
+        tags=["marketing"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.SmsStopInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            mobile = normalize_mobile(values["mobile"])
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"mobile": list(exc.messages)}) from None
+        result = services.sms_stop(
+            mobile=mobile,
+            text=values["keyword"],
+            message_id=values["message_id"],
+            gateway=self.api_client.name,
+        )
+        return Response(
+            {"stop": result.stop, "matched": result.matched, "withdrawn": result.withdrawn}
+        )
+
+
+class AuditVerifyApi(Api):
+    required_scopes = {"GET": ApiScope.AUDIT_READ.value}
+
+    @extend_schema(
+        operation_id="audit_verify",
+        summary="Recompute the log's chain, its checkpoints and the states (R53)",
+        responses={200: s.AuditVerifyOutput},
+        tags=["audit"],
+    )
+    def get(self, request: Request) -> Response:
+        result = integrity.verify_log().as_dict()
+        return Response({key: result[key] for key in ("ok", "entries", "head", "first_bad")})
