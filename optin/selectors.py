@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +39,11 @@ from optin.models import (
 from optin.services import suppression_digest
 
 MAX_ELIGIBILITY_BATCH = 10_000  # R48
+
+
+def marketing_database() -> str:
+    """Where eligibility and the opt-in list read: the replica when one is configured."""
+    return "replica" if "replica" in settings.DATABASES else "default"
 
 
 class Reason:
@@ -91,8 +97,10 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
             _("Au plus %(n)s numéros par demande.") % {"n": MAX_ELIGIBILITY_BATCH},
         )
     wanted = {number for number in client_numbers if isinstance(number, str)}
+    database = marketing_database()
     rows = (
-        Client.objects.filter(client_number__in=wanted)
+        Client.objects.using(database)
+        .filter(client_number__in=wanted)
         .alias(
             state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
         )
@@ -109,9 +117,9 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
         if digests:
             suppressed = {
                 digests[d]
-                for d in SuppressionEntry.objects.filter(
-                    channel=channel, digest__in=list(digests)
-                ).values_list("digest", flat=True)
+                for d in SuppressionEntry.objects.using(database)
+                .filter(channel=channel, digest__in=list(digests))
+                .values_list("digest", flat=True)
             }
     today = today_in_paris()
     answers = []
@@ -335,8 +343,10 @@ def optin_list(
         consented |= Q(kind=ClientKind.PROFESSIONAL) & (
             Q(state__status=ConsentStatus.NONE) | Q(state__status__isnull=True)
         )
+    database = marketing_database()
     rows = (
-        Client.objects.filter(erased_at__isnull=True)
+        Client.objects.using(database)
+        .filter(erased_at__isnull=True)
         .exclude(**{contact: ""})
         .alias(
             state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
@@ -353,18 +363,18 @@ def optin_list(
         .iterator(chunk_size=chunk_size)
     )
     while chunk := list(itertools.islice(cursor, chunk_size)):
-        yield _optin_rows(channel, chunk)
+        yield _optin_rows(channel, chunk, database)
 
 
-def _optin_rows(channel: str, chunk: list[tuple[Any, ...]]) -> list[OptinRow]:
+def _optin_rows(channel: str, chunk: list[tuple[Any, ...]], database: str) -> list[OptinRow]:
     granted = ConsentStatus.GRANTED
     b2b = {row[2]: suppression_digest(row[2]) for row in chunk if row[3] != granted}
     suppressed: set[str] = set()
     if b2b:
         suppressed = set(
-            SuppressionEntry.objects.filter(
-                channel=channel, digest__in=list(b2b.values())
-            ).values_list("digest", flat=True)
+            SuppressionEntry.objects.using(database)
+            .filter(channel=channel, digest__in=list(b2b.values()))
+            .values_list("digest", flat=True)
         )
     out = []
     for pk, number, point, status, version in chunk:

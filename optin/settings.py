@@ -114,6 +114,18 @@ if _database_url:
 else:
     _default_db = _sqlite_default()
 DATABASES = {"default": _default_db}
+# DESIGN.md §7: the heavy reads of marketing (eligibility batches, the opt-in list) go to a
+# read replica when one is named. R42 wants a withdrawal visible to them as soon as it commits:
+# the replica must apply commits synchronously (synchronous_commit = remote_apply).
+_replica_url = env_str("DATABASE_REPLICA_URL", "")
+if _replica_url:
+    try:
+        DATABASES["replica"] = dict(
+            dj_database_url.parse(_replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a database URL: {exc}") from None
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
