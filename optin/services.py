@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -723,6 +724,16 @@ def pending_confirmation_entry(client: Client, seq: int) -> AuditEntry | None:
     if entry is None or timezone.now() >= confirmation_deadline(entry.recorded_at):
         return None
     return entry
+
+
+def confirmed_by(client_id: int, seq: int) -> bool:
+    """Whether the link of entry `seq` has confirmed the e-mail consent, which is still
+    granted since (so that a second click says so rather than "not valid")."""
+    state = ConsentState.objects.filter(client_id=client_id, channel=Channel.EMAIL).first()
+    if state is None or state.status != ConsentStatus.GRANTED or state.last_seq is None:
+        return False
+    last = AuditEntry.objects.filter(seq=state.last_seq, action="consent.confirmed").first()
+    return last is not None and json.loads(last.payload).get("confirms_seq") == seq
 
 
 @transaction.atomic

@@ -1,9 +1,9 @@
 """Requests per address on the public pages, counted per minute in the shared cache.
 
-Mail providers send RFC 8058 one-click unsubscribes from a few addresses, so valid links get a
-generous limit (ten times OPTIN_PUBLIC_RATE_PER_MINUTE); forged or stale links, which is what
-guessing looks like, get OPTIN_PUBLIC_RATE_PER_MINUTE, after which the address is refused
-everything until the minute ends.
+Forged or stale links, which is what guessing looks like, get OPTIN_PUBLIC_RATE_PER_MINUTE per
+address, after which the address is refused everything until the minute ends; all requests
+together get ten times that. Mail providers send RFC 8058 one-click unsubscribes from a few
+addresses, so the unsubscribe view honours those of genuine links before asking these limits.
 """
 
 from __future__ import annotations

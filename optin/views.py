@@ -55,9 +55,12 @@ def _evidence(request: HttpRequest) -> dict[str, Any]:
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the confirmation button; POST (the button, or a mail client's RFC 8058
     one-click) withdraws the token's channel and answers 200, the same on every repeat."""
-    if public_rate_exceeded(request):
-        return _page(request, "rate_limited.html", status=429)
     target = read_unsubscribe_token(token)
+    one_click = request.method == "POST" and (request.POST.get("List-Unsubscribe") == "One-Click")
+    # A mail provider's one-click POST of a genuine link is always honoured (R38, R40): the
+    # limits are for pages and for guessing.
+    if not (one_click and target is not None) and public_rate_exceeded(request):
+        return _page(request, "rate_limited.html", status=429)
     if target is None:
         # One answer for everything forged: it says nothing of which clients exist.
         record_invalid_link(request)
@@ -73,7 +76,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             channel_phrase=phrase,
             offer_sms=target.channel == Channel.EMAIL,
         )
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     also = (
         [Channel.SMS_PUSH.value]
         if target.channel == Channel.EMAIL and request.POST.get("also_sms_push") and not one_click
@@ -113,5 +115,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             evidence=_evidence(request),
         )
     except DomainError:
+        if services.confirmed_by(target.client_id, target.seq):
+            return _page(request, "confirmed.html")  # a second click on the button
         return _page(request, "invalid_link.html", status=404, message=INVALID_CONFIRMATION)
     return _page(request, "confirmed.html")

@@ -55,6 +55,15 @@ class AwareDateTime(serializers.DateTimeField):
         return parsed
 
 
+def utc_text(moment: dt.datetime | str | None) -> str | None:
+    """A time as the API writes it: ISO 8601 in UTC with "Z" (R56)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 class Strict(serializers.Serializer):  # type: ignore[type-arg]
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
@@ -72,8 +81,9 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
         message = serializers.CharField(help_text="Human message, in French.")
         # The metaclass takes declared fields out of the class: no clash with .fields.
         fields = serializers.DictField(  # type: ignore[assignment]
-            child=serializers.ListField(child=serializers.CharField()),
-            help_text="Field errors, by field name (empty when not a validation error).",
+            child=serializers.JSONField(),
+            help_text="Field errors: by field name, a list of messages (an object of the same "
+            "kind for a nested object such as evidence); empty when not a validation error.",
         )
 
     error = Detail()
@@ -102,6 +112,12 @@ class ClientCreateInput(Strict):
         help_text="Required when legal_capacity is protected (R6).",
     )
     is_legal_entity = Boolean(required=False, default=False)
+    objection_notice_shown = Boolean(
+        required=False,
+        default=False,
+        help_text="A professional was shown, when the e-mail was collected, that it may serve "
+        "the bank's offers and how to object (R8).",
+    )
     email = Text(max_length=320, required=False, allow_blank=True, default="")
     mobile = Text(max_length=64, required=False, allow_blank=True, default="")
     branch = Text(max_length=16, help_text="The branch's code.")
@@ -175,6 +191,7 @@ class ClientOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "mobile",
             "branch",
             "status",
+            "objection_notice_shown",
             "version",
             "created_at",
             "updated_at",
@@ -263,8 +280,8 @@ class LogEntryOutput(serializers.Serializer):  # type: ignore[type-arg]
         sealed = payload.pop("personal", None)
         return {
             "seq": entry.seq,
-            "recorded_at": entry.recorded_at.isoformat(),
-            "occurred_at": entry.occurred_at.isoformat(),
+            "recorded_at": utc_text(entry.recorded_at),
+            "occurred_at": utc_text(entry.occurred_at),
             "actor_type": entry.actor_type,
             "actor_id": entry.actor_id,
             "action": entry.action,

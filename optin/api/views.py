@@ -4,6 +4,7 @@ selector, serialize. Each method names the scope it requires (`required_scopes`)
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -51,6 +53,11 @@ IF_MATCH_HEADER = OpenApiParameter(
 
 class Api(APIView):
     required_scopes: dict[str, str] = {}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Every time the API gives is in UTC, written with "Z" (R56).
+        timezone.activate(dt.UTC)
+        super().initial(request, *args, **kwargs)
 
     @property
     def api_client(self) -> ApiClient:
@@ -184,9 +191,15 @@ class ClientConsentsApi(Api):
         summary="Record a decision taken in a digital journey (grant, refuse, withdraw)",
         request=s.DecisionInput,
         responses={
-            201: OpenApiResponse(s.DecisionOutput, description="Recorded."),
+            201: OpenApiResponse(
+                s.DecisionOutput,
+                description="Recorded. A replay of the same Idempotency-Key answers the same, "
+                "with the header Idempotent-Replayed: true.",
+            ),
             200: OpenApiResponse(
-                s.DecisionOutput, description="Nothing new to record (a repeat), or a replay."
+                s.DecisionOutput,
+                description="Nothing new to record (a repeat, R15), or the replay of such an "
+                "answer.",
             ),
         },
         parameters=[IDEMPOTENCY_HEADER],
@@ -194,6 +207,8 @@ class ClientConsentsApi(Api):
     )
     def post(self, request: Request, client_number: str) -> Response:
         key = _idempotency_key(request)
+        if isinstance(request.data, dict):
+            _check_channel(request.data.get("channel"))
         data = s.DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -209,7 +224,11 @@ class ClientConsentsApi(Api):
             evidence=dict(values["evidence"]),
             idempotency_key=key,
         )
-        body = {**result.as_dict(), "effective": result.status == "granted"}
+        body = {
+            **result.as_dict(),
+            "since": s.utc_text(result.since),
+            "effective": result.status == "granted",
+        }
         response = Response(body, status=201 if result.recorded else 200)
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
@@ -260,6 +279,14 @@ def _field_error(name: str, message: str) -> exceptions.ValidationError:
     return exceptions.ValidationError({name: [message]})
 
 
+def _check_channel(value: object) -> None:
+    """R1: any channel but the two is a rule refusal, `wrong_channel` (422)."""
+    if value is not None and value not in Channel.values:
+        raise DomainError(
+            ErrorCode.WRONG_CHANNEL, _("Canal inconnu : e-mail (email) ou SMS (sms_push).")
+        )
+
+
 class EligibilityApi(Api):
     required_scopes = {"POST": ApiScope.ELIGIBILITY_READ.value}
 
@@ -279,8 +306,9 @@ class EligibilityApi(Api):
         if unknown:
             raise exceptions.ValidationError({name: [_("Champ inconnu.")] for name in unknown})
         channel, numbers = body.get("channel"), body.get("client_numbers")
-        if channel not in Channel.values:
-            raise _field_error("channel", _("email ou sms_push."))
+        if channel is None:
+            raise _field_error("channel", _("Ce champ est obligatoire."))
+        _check_channel(channel)
         if not isinstance(numbers, list) or not all(type(n) is str for n in numbers):
             raise _field_error("client_numbers", _("Une liste de numéros (textes) est attendue."))
         results = selectors.eligibility(channel, numbers)
@@ -336,6 +364,7 @@ class OptinListApi(Api):
         tags=["marketing"],
     )
     def get(self, request: Request) -> StreamingHttpResponse:
+        _check_channel(request.query_params.get("channel"))
         query = s.OptinListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         filters = {k: v for k, v in query.validated_data.items() if v}
