@@ -67,6 +67,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "optin.view_consentstate",
         "optin.view_auditentry",
         "optin.view_auditcheckpoint",
+        # API clients are created by `create_api_client`; the admin lists and revokes them.
+        "optin.view_apiclient",
+        "optin.change_apiclient",
         "signatures.view_consentform",
     ),
 }

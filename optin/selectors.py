@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from optin.models import (
 from optin.services import suppression_digest
 
 MAX_ELIGIBILITY_BATCH = 10_000  # R48
+_CLIENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
 
 
 def marketing_database() -> str:
@@ -96,7 +98,8 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
             ErrorCode.BATCH_TOO_LARGE,
             _("Au plus %(n)s numéros par demande.") % {"n": MAX_ELIGIBILITY_BATCH},
         )
-    wanted = {number for number in client_numbers if isinstance(number, str)}
+    # Only what can be a client number is looked up (R68); anything else is simply unknown.
+    wanted = {n for n in client_numbers if isinstance(n, str) and _CLIENT_NUMBER.match(n)}
     database = marketing_database()
     rows = (
         Client.objects.using(database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,12 @@ class JsonParser(JSONParser):
                 % {"n": settings.OPTIN_API_MAX_BODY_BYTES}
             )
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(_("JSON trop profondément imbriqué.")) from None
+        try:
+            # "\ud800" is valid JSON but no character: refused here, not deep in a service.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise exceptions.ParseError(_("Le JSON contient un caractère non valide.")) from None
+        return data

@@ -237,6 +237,7 @@ class DecisionInput(Strict):
     wording_version = Text(max_length=32, required=False, help_text="Required to grant or refuse.")
     affirmative_action = serializers.JSONField(
         required=False,
+        allow_null=True,
         help_text="Must be the JSON true to grant (R17); anything else is not_affirmative.",
     )
     occurred_at = AwareDateTime(required=False, help_text="When the customer acted (R21).")

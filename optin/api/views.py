@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ from optin.mail import public_url
 from optin.models import ApiClient, ApiScope, Channel, ConsentState, Journey, Wording
 from optin.tokens import unsubscribe_tokens
 
+CLIENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
 READ, WRITE = ApiScope.CONSENTS_READ.value, ApiScope.CONSENTS_WRITE.value
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -58,6 +60,11 @@ class Api(APIView):
         # Every time the API gives is in UTC, written with "Z" (R56).
         timezone.activate(dt.UTC)
         super().initial(request, *args, **kwargs)
+        number = kwargs.get("client_number")
+        if number is not None and not CLIENT_NUMBER.match(number):
+            # Nothing that cannot be a client number reaches the database (a NUL byte would
+            # be an error there): it is simply no client.
+            raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
 
     @property
     def api_client(self) -> ApiClient:
