@@ -362,7 +362,9 @@ def optin_list(
         rows = rows.filter(kind=kind)
     cursor = (
         rows.order_by("pk")
-        .values_list("pk", "client_number", contact, "state__status", "state__wording_version")
+        .values_list(
+            "pk", "client_number", contact, "state__status", "state__wording_version", "kind"
+        )
         .iterator(chunk_size=chunk_size)
     )
     while chunk := list(itertools.islice(cursor, chunk_size)):
@@ -370,8 +372,12 @@ def optin_list(
 
 
 def _optin_rows(channel: str, chunk: list[tuple[Any, ...]], database: str) -> list[OptinRow]:
-    granted = ConsentStatus.GRANTED
-    b2b = {row[2]: suppression_digest(row[2]) for row in chunk if row[3] != granted}
+    granted, individual = ConsentStatus.GRANTED, ClientKind.INDIVIDUAL
+    # R47 line 6 comes before line 11: a professional's address on the suppression list is
+    # `withdrawn` whatever the state (the same address objected on another record).
+    b2b: dict[int, str] = {}
+    if channel in policy.B2B_OPT_OUT_CHANNELS:
+        b2b = {row[0]: suppression_digest(row[2]) for row in chunk if row[5] != individual}
     suppressed: set[str] = set()
     if b2b:
         suppressed = set(
@@ -380,9 +386,11 @@ def _optin_rows(channel: str, chunk: list[tuple[Any, ...]], database: str) -> li
             .values_list("digest", flat=True)
         )
     out = []
-    for pk, number, point, status, version in chunk:
+    for pk, number, point, status, version, _kind in chunk:
+        if pk in b2b and b2b[pk] in suppressed:
+            continue
         if status == granted:
             out.append(OptinRow(pk, number, point, Reason.GRANTED, version or ""))
-        elif b2b[point] not in suppressed:
+        else:
             out.append(OptinRow(pk, number, point, Reason.B2B_NO_OBJECTION, ""))
     return out

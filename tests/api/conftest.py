@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from optin.audit import Actor
-from optin.models import ApiClient, ApiScope
+from optin.models import ApiScope
 from optin.services import create_api_client
 
 ALL_SCOPES = tuple(ApiScope.values)
