@@ -207,8 +207,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "optin.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # `format` is a parameter of the opt-in list, not a renderer switch.
-    "URL_FORMAT_OVERRIDE": None,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": False,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -229,7 +227,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "optin.models.Channel",
+        "ConsentStatusEnum": "optin.models.ConsentStatus",
+        "ClientStatusEnum": "clients.models.ClientStatus",
+    },
 }
 
 # --- optin ---------------------------------------------------------------------------------

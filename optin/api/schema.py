@@ -9,7 +9,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
 from optin.api.permissions import required_scope
-from optin.api.serializers import ErrorSerializer
+from optin.api.serializers import ErrorSerializer, Strict
 
 ERRORS = {
     "400": "Validation error (`invalid`, `malformed_json`, `batch_too_large`): see `fields`.",
@@ -49,6 +49,16 @@ class ApiAutoSchema(AutoSchema):
         if scope:
             text = f"Requires the scope `{scope}`.\n\n{text}".strip()
         return text
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(  # type: ignore[no-untyped-call]
+            serializer, direction, bypass_extensions
+        )
+        if isinstance(serializer, Strict) and direction == "request":
+            schema["additionalProperties"] = False  # an unknown field is a 400
+        return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         bodies: dict[str, Any] = super()._get_response_bodies(direction)

@@ -318,7 +318,7 @@ class EligibilityInput(Strict):
 
     channel = serializers.ChoiceField(choices=Channel.choices)
     client_numbers = serializers.ListField(
-        child=Text(max_length=64, allow_blank=True),
+        child=Text(allow_blank=True),
         max_length=MAX_ELIGIBILITY_BATCH,
         help_text="Up to 10,000; answered in this order, duplicates included.",
     )

@@ -40,7 +40,7 @@ CLIENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
 READ, WRITE = ApiScope.CONSENTS_READ.value, ApiScope.CONSENTS_WRITE.value
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
     OpenApiParameter.HEADER,
     description="Makes a retry safe (R37): a replay returns the first answer and records "
     "nothing; the same key with another body is a 409. At most 255 printable characters.",
@@ -53,8 +53,20 @@ IF_MATCH_HEADER = OpenApiParameter(
 )
 
 
+class JsonOnly(BaseContentNegotiation):
+    """The API answers JSON whatever the Accept header or `?format=` say (the opt-in list
+    reads `format` itself: CSV or NDJSON)."""
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        return parsers[0]
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
 class Api(APIView):
     required_scopes: dict[str, str] = {}
+    content_negotiation_class = JsonOnly
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Every time the API gives is in UTC, written with "Z" (R56).
@@ -330,16 +342,6 @@ class EligibilityApi(Api):
         )
 
 
-class AnyContent(BaseContentNegotiation):
-    """The opt-in list picks its format from `format`, whatever the Accept header says."""
-
-    def select_parser(self, request: Any, parsers: Any) -> Any:
-        return parsers[0]
-
-    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
-        return (renderers[0], renderers[0].media_type)
-
-
 COLUMNS = (
     "client_number",
     "channel",
@@ -354,7 +356,6 @@ COLUMNS = (
 
 class OptinListApi(Api):
     required_scopes = {"GET": ApiScope.OPTIN_LIST_READ.value}
-    content_negotiation_class = AnyContent
 
     @extend_schema(
         operation_id="optin_list",
