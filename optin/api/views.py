@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,12 +53,9 @@ IF_MATCH_HEADER = OpenApiParameter(
 )
 
 
-class JsonOnly(BaseContentNegotiation):
+class JsonOnly(DefaultContentNegotiation):
     """The API answers JSON whatever the Accept header or `?format=` say (the opt-in list
-    reads `format` itself: CSV or NDJSON)."""
-
-    def select_parser(self, request: Any, parsers: Any) -> Any:
-        return parsers[0]
+    reads `format` itself: CSV or NDJSON). Request bodies are still JSON only (415)."""
 
     def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
         return (renderers[0], renderers[0].media_type)
