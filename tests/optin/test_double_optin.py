@@ -757,3 +757,30 @@ def test_eligibility_answers_pending_confirmation_until_the_click(
     assert reason(customer) == (False, "pending_confirmation")
     http.post(path)
     assert reason(customer) == (True, "granted")
+
+
+# --- the confirmation page in a browser's conditions ------------------------------------------
+
+
+@pytest.mark.usefixtures("doi")
+def test_the_confirmation_button_passes_the_csrf_check_as_a_browser_sends_it(
+    customer: Client, grant_mailed: Callable[..., str]
+) -> None:
+    """R36: the button posts with the page's CSRF token and the browser's real Origin. A
+    `no-referrer` policy on the page made browsers send `Origin: null`, refused (403)."""
+    path = grant_mailed(customer)
+    browser = HttpClient(enforce_csrf_checks=True)
+    page = browser.get(path)
+    assert page.status_code == 200
+    assert b"no-referrer" not in page.content
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content)
+    assert token is not None
+
+    response = browser.post(
+        path,
+        {"csrfmiddlewaretoken": token.group(1).decode()},
+        HTTP_ORIGIN="http://testserver",
+    )
+
+    assert response.status_code == 200
+    assert status_of(customer) == "granted"
