@@ -152,6 +152,9 @@ def apply_event(
         entry_data["wording_sha256"] = wording.sha256
     if step.effects:
         entry_data["effects"] = sorted(str(e) for e in step.effects)
+    # Everything that does not need the entry's number is written before the append: the
+    # append holds the log's lock until COMMIT, and whatever follows it waits in that queue.
+    _update_suppression(channel, client.contact_point(channel), step.status)
     entry = audit.append(
         action=step.action,
         actor=actor,
@@ -172,7 +175,6 @@ def apply_event(
     state.save(
         update_fields=["status", "prior_status", "since", "journey", "wording_version", "last_seq"]
     )
-    _update_suppression(channel, client.contact_point(channel), step.status)
     if step.effects:
         consent_step_applied.send(
             sender=Event,
@@ -375,6 +377,11 @@ def record_decision(
         data["evidence"] = evidence
     if idempotency_key:
         data["idempotency_key"] = idempotency_key
+        # Claimed before the append (whose lock lasts until COMMIT), answered after it.
+        claim = _claim_idempotency_key(str(actor), idempotency_key, request_hash)
+    # R60: a decision is a contact coming from the person.
+    if client.last_contact_at is None or client.last_contact_at < when:
+        Client.objects.filter(pk=client.pk).update(last_contact_at=when)
     step, state, entry = apply_event(
         client=client,
         channel=channel,
@@ -386,9 +393,6 @@ def record_decision(
         data=data,
         personal=personal,
     )
-    # R60: a decision is a contact coming from the person.
-    if client.last_contact_at is None or client.last_contact_at < when:
-        Client.objects.filter(pk=client.pk).update(last_contact_at=when)
     result = DecisionResult(
         client_number=client.client_number,
         channel=channel,
@@ -401,22 +405,25 @@ def record_decision(
         effects=sorted(str(e) for e in step.effects) if entry else [],
     )
     if idempotency_key:
-        try:
-            with transaction.atomic():
-                IdempotencyRecord.objects.create(
-                    caller=str(actor),
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    response=result.as_dict(),
-                )
-        except IntegrityError:
-            # The same caller used this key at the same moment on another client (whose row
-            # lock did not serialize the two): refuse; this whole decision rolls back.
-            raise DomainError(
-                ErrorCode.CONFLICT,
-                _("Cette clé d'idempotence a déjà servi pour une autre requête."),
-            ) from None
+        IdempotencyRecord.objects.filter(pk=claim).update(response=result.as_dict())
     return result
+
+
+def _claim_idempotency_key(caller: str, key: str, request_hash: str) -> int:
+    """R37: insert the key's record (its answer comes later in the same transaction). A
+    record already there was written meanwhile by the same caller on another client, whose
+    row lock did not serialize the two: refused, and this whole decision rolls back."""
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                caller=caller, key=key, request_hash=request_hash, response={}
+            )
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            _("Cette clé d'idempotence a déjà servi pour une autre requête."),
+        ) from None
+    return record.pk
 
 
 def lapse_consents(*, client: Client, reason: str, occurred_at: dt.datetime) -> list[str]:
