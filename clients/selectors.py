@@ -14,13 +14,13 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from clients.models import Client, search_key
-from clients.validators import normalize_mobile
+from clients.validators import CLIENT_NUMBER, normalize_mobile
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 PAGE_SIZE = 25
-_CLIENT_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
+
 _PHONE = re.compile(r"^[0-9+\s().\-]{6,}\Z")
 
 
@@ -71,7 +71,7 @@ def _query_for(text: str) -> tuple[list[Q], str]:
     ]
     by_name = [Q(name_key__startswith=k) for k in keys]
     # A client number has digits; a word without any is a name only.
-    if _CLIENT_NUMBER.match(text) and any(c.isdigit() for c in text):
+    if CLIENT_NUMBER.match(text) and any(c.isdigit() for c in text):
         return [Q(client_number=text), *by_name], "number_or_name"
     return by_name, "name"
 

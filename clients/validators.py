@@ -10,8 +10,10 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
 
+CLIENT_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}\Z"  # R68
+CLIENT_NUMBER = re.compile(CLIENT_NUMBER_PATTERN)
 client_number_validator = RegexValidator(
-    r"^[A-Za-z0-9-]{1,32}\Z",
+    CLIENT_NUMBER_PATTERN,
     _("Le numéro client comporte de 1 à 32 lettres, chiffres ou tirets."),
     code="invalid_client_number",
 )

@@ -189,7 +189,21 @@ def committed_database(
     yield
     if created is not None and not django_db_keepdb:
         with django_db_blocker.unblock():
+            _end_other_sessions()
             teardown_databases(created, verbosity=0)
+
+
+def _end_other_sessions() -> None:
+    """A thread's closed connection may still be a session for a moment (the server ends it
+    asynchronously), which makes DROP DATABASE fail: end those sessions first."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def uses_test_transaction(item: pytest.Item) -> bool:
