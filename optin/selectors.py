@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BooleanField, F, FilteredRelation, Q, QuerySet
+from django.db.models import BooleanField, F, FilteredRelation, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -105,7 +105,7 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
     database = marketing_database()
     rows = (
         Client.objects.using(database)
-        .filter(_number_among(wanted, database))
+        .filter(_among(Client, "client_number", wanted, database))
         .alias(
             state=FilteredRelation("consent_states", condition=Q(consent_states__channel=channel))
         )
@@ -123,7 +123,8 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
             suppressed = {
                 digests[d]
                 for d in SuppressionEntry.objects.using(database)
-                .filter(channel=channel, digest__in=list(digests))
+                .filter(_among(SuppressionEntry, "digest", set(digests), database))
+                .filter(channel=channel)
                 .values_list("digest", flat=True)
             }
     today = today_in_paris()
@@ -141,15 +142,15 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
     return answers
 
 
-def _number_among(numbers: set[str], database: str) -> Q | RawSQL:
-    """`client_number IN (...)`; on PostgreSQL one array parameter instead of 10,000
-    placeholders, which the ORM and the driver would take longer to write than the database
-    to answer (docs/PERFORMANCE.md)."""
+def _among(model: type[Model], field: str, values: set[str], database: str) -> Q | RawSQL:
+    """`field IN (...)` for a plain column; on PostgreSQL one array parameter instead of
+    thousands of placeholders, which the ORM and the driver would take longer to write than the
+    database to answer (docs/PERFORMANCE.md)."""
     if connections[database].vendor != "postgresql":
-        return Q(client_number__in=numbers)
-    column = f'"{Client._meta.db_table}"."client_number"'
-    # The numbers travel as one bound parameter; only the table name is written in.
-    return RawSQL(f"{column} = ANY(%s)", (list(numbers),), output_field=BooleanField())  # noqa: S611
+        return Q(**{f"{field}__in": values})
+    column = f'"{model._meta.db_table}"."{field}"'
+    # The values travel as one bound parameter; only the table and column names are written in.
+    return RawSQL(f"{column} = ANY(%s)", (list(values),), output_field=BooleanField())  # noqa: S611
 
 
 def _reason(channel: str, row: dict[str, object] | None, today: dt.date, suppressed: bool) -> str:
@@ -335,20 +336,13 @@ class OptinRow:
         return B2B_NOTE if self.reason == Reason.B2B_NO_OBJECTION else ""
 
 
-def optin_list(
-    channel: str,
-    *,
-    branch: str | None = None,
-    kind: str | None = None,
-    chunk_size: int = 5_000,
-) -> Iterator[list[OptinRow]]:
-    """R49: the eligible contacts of a channel, in chunks, in client order.
-
-    The same decision as `eligibility` (R47) in one query streamed through a server-side
-    cursor: not erased; individuals adult and of full capacity; a contact point; `granted`, or
-    (professional, opt-out channel) `none` and not on the suppression list, which is checked
-    per chunk.
-    """
+def optin_list_query(
+    channel: str, *, branch: str | None = None, kind: str | None = None
+) -> QuerySet[Client, tuple[Any, ...]]:
+    """R49: the rows the opt-in list reads, in client order: the same decision as
+    `eligibility` (R47) but for the suppression list, which `optin_list` checks per chunk. Not
+    erased; individuals adult and of full capacity; a contact point; `granted`, or
+    (professional, opt-out channel) `none`."""
     contact = CONTACT_FIELDS[channel]
     adult = latest_adult_birth_date(today_in_paris())
     person_may_receive = Q(kind=ClientKind.PROFESSIONAL) | Q(
@@ -359,9 +353,8 @@ def optin_list(
         consented |= Q(kind=ClientKind.PROFESSIONAL) & (
             Q(state__status=ConsentStatus.NONE) | Q(state__status__isnull=True)
         )
-    database = marketing_database()
     rows = (
-        Client.objects.using(database)
+        Client.objects.using(marketing_database())
         .filter(erased_at__isnull=True)
         .exclude(**{contact: ""})
         .alias(
@@ -373,15 +366,25 @@ def optin_list(
         rows = rows.filter(branch__code=branch)
     if kind:
         rows = rows.filter(kind=kind)
-    cursor = (
-        rows.order_by("pk")
-        .values_list(
-            "pk", "client_number", contact, "state__status", "state__wording_version", "kind"
-        )
-        .iterator(chunk_size=chunk_size)
+    return rows.order_by("pk").values_list(
+        "pk", "client_number", contact, "state__status", "state__wording_version", "kind"
     )
-    while chunk := list(itertools.islice(cursor, chunk_size)):
-        yield _optin_rows(channel, chunk, database)
+
+
+def optin_list(
+    channel: str,
+    *,
+    branch: str | None = None,
+    kind: str | None = None,
+    chunk_size: int = 5_000,
+) -> Iterator[list[OptinRow]]:
+    """R49: the eligible contacts of a channel, in chunks, in client order: the rows of
+    `optin_list_query` streamed through a server-side cursor, each chunk checked against the
+    suppression list (one query per chunk)."""
+    query = optin_list_query(channel, branch=branch, kind=kind)
+    rows = query.iterator(chunk_size=chunk_size)
+    while chunk := list(itertools.islice(rows, chunk_size)):
+        yield _optin_rows(channel, chunk, query.db)
 
 
 def _optin_rows(channel: str, chunk: list[tuple[Any, ...]], database: str) -> list[OptinRow]:
@@ -395,7 +398,8 @@ def _optin_rows(channel: str, chunk: list[tuple[Any, ...]], database: str) -> li
     if b2b:
         suppressed = set(
             SuppressionEntry.objects.using(database)
-            .filter(channel=channel, digest__in=list(b2b.values()))
+            .filter(_among(SuppressionEntry, "digest", set(b2b.values()), database))
+            .filter(channel=channel)
             .values_list("digest", flat=True)
         )
     out = []

@@ -88,7 +88,7 @@ def suppression_digest(contact_point: str) -> str:
     """The keyed hash under which a contact point sits on the suppression list (R62)."""
     normalised = contact_point.strip().lower()
     key = str(settings.OPTIN_SUPPRESSION_KEY).encode("utf-8")
-    return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, normalised.encode("utf-8"), "sha256").hex()
 
 
 def apply_event(

@@ -3,10 +3,9 @@ selector, serialize. Each method names the scope it requires (`required_scopes`)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -410,24 +409,33 @@ def _export_lines(actor: Actor, filters: dict[str, str], fmt: str) -> Iterator[s
         services.log_optin_export(actor=actor, filters=filters, rows=count, complete=complete)
 
 
+_CSV_SPECIAL = re.compile(r'[",\r\n]')
+
+
+def _csv_field(value: str) -> str:
+    """A CSV field as the csv module writes it (quoted only when it must be)."""
+    if _CSV_SPECIAL.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def _csv_chunk(
     chunk: list[selectors.OptinRow], tokens: list[str], channel: str, base: str, stop: str
 ) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(
-        (
-            r.client_number,
-            channel,
-            r.contact_point,
-            r.reason,
-            r.note,
-            r.wording_version,
-            base + t,
-            stop,
-        )
-        for r, t in zip(chunk, tokens, strict=True)
+    """The rows as CSV lines, written as text: client numbers, mobiles, reasons, notes and
+    tokens never need quoting; the other fields are quoted when they must be."""
+    field = _csv_field
+    # The URL is the base followed by the token (hex): quoted as a whole if the base must be.
+    quoted = bool(_CSV_SPECIAL.search(base))
+    before = '"' + base.replace('"', '""') if quoted else base
+    after = ('"' if quoted else "") + f",{field(stop)}\r\n"
+    return "".join(
+        [
+            f"{r.client_number},{channel},{field(r.contact_point)},{r.reason},{r.note},"
+            f"{field(r.wording_version)},{before}{t}{after}"
+            for r, t in zip(chunk, tokens, strict=True)
+        ]
     )
-    return buffer.getvalue()
 
 
 def _ndjson_chunk(

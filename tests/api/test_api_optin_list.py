@@ -291,6 +291,34 @@ def test_r49_a_csv_value_with_commas_quotes_and_accents_survives(
     assert line["contact_point"] == "élodie+promo@exemple.fr"
 
 
+def test_r49_csv_and_ndjson_quote_what_must_be_quoted(
+    api: APIClient, customer: Client, grant: Callable[..., Any], settings: Any
+) -> None:
+    """Fields that may hold commas, quotes or line breaks (a wording version, the STOP
+    instruction, the public address) come back intact from both formats."""
+    from optin.audit import Actor
+    from optin.services import WORDING_CHECKLIST, publish_wording
+
+    version = 'sms,"v2"'
+    publish_wording(
+        actor=Actor.system("tests"),
+        channel="sms_push",
+        version=version,
+        text="J'accepte, par SMS.",
+        checklist=dict.fromkeys(WORDING_CHECKLIST, True),
+        published_at=timezone.now() - dt.timedelta(minutes=5),
+    )
+    grant(customer, "sms_push", wording_version=version)
+    settings.OPTIN_SMS_STOP_INSTRUCTION = 'STOP, "gratuit"\r\nau 36180'
+    settings.OPTIN_PUBLIC_URL = 'https://banque.example/a,"b"'
+    for rows in (csv_rows(api, channel="sms_push"), ndjson_rows(api, channel="sms_push")):
+        (row,) = rows
+        assert row["wording_version"] == version
+        assert row["stop_instruction"] == 'STOP, "gratuit"\r\nau 36180'
+        assert row["unsubscribe_url"].startswith('https://banque.example/a,"b"/u/')
+        assert row["contact_point"] == customer.mobile
+
+
 def test_r49_the_answer_is_an_attachment_never_cached(api: APIClient, listed: Client) -> None:
     response = fetch(api, channel="sms_push", format="ndjson")
     assert response["Cache-Control"] == "no-store"
