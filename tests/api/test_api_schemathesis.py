@@ -216,35 +216,18 @@ def test_every_operation_answers_as_documented(case: Any, token: str, known: lis
 # --- the writes, invalid data ----------------------------------------------------------------
 
 
-def over_long_client_number_only(case: Any) -> bool:
-    """The one invalid eligibility body the server accepts (see the focused test below)."""
-    body = case.body
-    return (
-        case.operation.label == "POST /api/v1/eligibility"
-        and case.method == "POST"
-        and isinstance(body, dict)
-        and set(body) == {"channel", "client_numbers"}
-        and body["channel"] in ("email", "sms_push")
-        and isinstance(body["client_numbers"], list)
-        and 0 < len(body["client_numbers"]) <= 10_000
-        and all(type(n) is str for n in body["client_numbers"])
-        and any(len(n) > 64 for n in body["client_numbers"])
-    )
-
-
 @NEGATIVE.parametrize()
 @settings(max_examples=NEGATIVE_EXAMPLES, **SETTINGS)
 def test_invalid_writes_get_a_json_4xx_and_change_nothing(
     case: Any, token: str, known: list[Client]
 ) -> None:
-    steer(case, known[0] if pick(case, 2) else None, realistic=False)
+    # Not steered to a real client: that could replace the very part the generator made
+    # invalid (a path parameter) and leave a valid request.
     before = log_size()
 
     response = case.call(headers={"Authorization": f"Token {token}"})
 
     case.validate_response(response, checks=[not_a_server_error])
-    if response.status_code == 200 and over_long_client_number_only(case):
-        return
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     assert_error_shape(response)
     assert log_size() == before, "a refused request changed the log (R71)"
