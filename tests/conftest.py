@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
-from clients.models import Branch, Client, Role
+from clients.models import Branch, Client, ClientKind, Role
 from optin.audit import Actor
 from optin.checkpoints import write_local_keys
 from optin.models import BRANCH_JOURNEYS, Journey
@@ -90,6 +90,19 @@ def client_factory(branch: Branch) -> Callable[..., Client]:
     def make(**kwargs: Any) -> Client:
         kwargs.setdefault("branch", branch)
         return ClientFactory(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def professional_factory(client_factory: Callable[..., Client]) -> Callable[..., Client]:
+    """A professional contacted at a professional address, told about the opt-out (R8)."""
+
+    def make(**kwargs: Any) -> Client:
+        kwargs.setdefault("kind", ClientKind.PROFESSIONAL)
+        kwargs.setdefault("birth_date", None)
+        kwargs.setdefault("objection_notice_shown", True)
+        return client_factory(**kwargs)
 
     return make
 

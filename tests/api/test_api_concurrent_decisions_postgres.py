@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from clients.models import Client
@@ -30,15 +27,12 @@ from optin.integrity import verify_log
 from optin.models import ApiScope, AuditEntry, ConsentState, IdempotencyRecord
 from optin.services import create_api_client
 from tests.factories import BranchFactory, ClientFactory
+from tests.threads import run_in_threads, unique
 
 pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 CHANNELS = ("email", "sms_push")
 DECISIONS = ("grant", "withdraw", "refuse")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def new_client() -> Client:
@@ -51,29 +45,6 @@ def new_token() -> str:
         actor=Actor.system("tests"), name=unique("journey"), scopes=[ApiScope.CONSENTS_WRITE]
     )
     return created.token
-
-
-def run_in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    """Start `count` threads together on `work(i)`; each closes its connection at the end."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(10)
-            work(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads)
-    return errors
 
 
 def decision_body(i: int) -> dict[str, Any]:

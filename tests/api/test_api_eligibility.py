@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clients.models import Client, ClientKind, today_in_paris
+from clients.models import Client, today_in_paris
 from clients.services import change_contact_details
 from optin.models import AuditEntry, ConsentState
 from signatures.services import BranchAnswer, collect_branch_answers
@@ -52,17 +52,6 @@ def years_ago(years: int, days: int = 0) -> dt.date:
 
 def erase(client: Client) -> None:
     Client.objects.filter(pk=client.pk).update(erased_at=timezone.now())
-
-
-@pytest.fixture
-def professional_factory(client_factory: Callable[..., Client]) -> Callable[..., Client]:
-    def make(**kwargs: Any) -> Client:
-        kwargs.setdefault("kind", ClientKind.PROFESSIONAL)
-        kwargs.setdefault("birth_date", None)
-        kwargs.setdefault("objection_notice_shown", True)
-        return client_factory(**kwargs)
-
-    return make
 
 
 @pytest.fixture

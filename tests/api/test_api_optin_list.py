@@ -101,17 +101,6 @@ def states_of(client: Client) -> dict[str, str]:
 
 
 @pytest.fixture
-def professional_factory(client_factory: Callable[..., Client]) -> Callable[..., Client]:
-    def make(**kwargs: Any) -> Client:
-        kwargs.setdefault("kind", ClientKind.PROFESSIONAL)
-        kwargs.setdefault("birth_date", None)
-        kwargs.setdefault("objection_notice_shown", True)
-        return client_factory(**kwargs)
-
-    return make
-
-
-@pytest.fixture
 def population(
     client_factory: Callable[..., Client],
     professional_factory: Callable[..., Client],

@@ -1,28 +1,10 @@
-"""Fixtures of the consent-domain tests: professionals, a client's log, tamper helpers."""
+"""Fixtures of the consent-domain tests: a client's log, tamper helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import pytest
-
-from clients.models import Client, ClientKind
+from clients.models import Client
 from optin.audit import GENESIS_HASH, chain_hash, header_of
 from optin.models import AuditEntry
-
-
-@pytest.fixture
-def professional_factory(client_factory: Callable[..., Client]) -> Callable[..., Client]:
-    """A professional contacted at a professional address, told about the opt-out (R8)."""
-
-    def make(**kwargs: Any) -> Client:
-        kwargs.setdefault("kind", ClientKind.PROFESSIONAL)
-        kwargs.setdefault("birth_date", None)
-        kwargs.setdefault("objection_notice_shown", True)
-        return client_factory(**kwargs)
-
-    return make
 
 
 def log_of(client: Client) -> list[AuditEntry]:

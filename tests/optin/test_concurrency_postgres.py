@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from clients.models import Client, Role
 from clients.services import change_contact_details
@@ -29,6 +26,7 @@ from optin.integrity import verify_log
 from optin.models import AuditEntry, ConsentState, Journey
 from optin.services import DecisionResult, record_decision
 from tests.factories import BranchFactory, ClientFactory, StaffFactory, advisor_actor, web_actor
+from tests.threads import run_in_threads, unique
 
 pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
@@ -43,33 +41,6 @@ def committed(committed_database: None, django_db_blocker: Any) -> Any:
     """Database access without a test transaction: what is written here is committed."""
     with django_db_blocker.unblock():
         yield
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
-def run_in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    """Start `count` threads together on `work(i)`; each closes its connection at the end."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(10)
-            work(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads)
-    return errors
 
 
 def decision_kwargs(i: int, j: int, advisor: Actor, web: Actor) -> dict[str, Any]:
