@@ -16,12 +16,19 @@ from optin.models import AuditEntry, ConsentState
 
 @dataclass
 class VerificationResult:
+    first_seq: int = 1
+    last_seq: int | None = None  # None: up to the head
     entries: int = 0
     head_seq: int = 0
     head_hash: str = audit.GENESIS_HASH
     checkpoints: int = 0
     states: int = 0
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        """The whole log was checked, states included (not a range)."""
+        return self.first_seq == 1 and self.last_seq is None
 
     @property
     def ok(self) -> bool:
@@ -50,23 +57,34 @@ def head_seq() -> int:
     return AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
-def verify_log(progress: Callable[[int], None] | None = None) -> VerificationResult:
+def verify_log(
+    progress: Callable[[int], None] | None = None, first: int = 1, last: int | None = None
+) -> VerificationResult:
     """Recompute the chain, check every signed checkpoint, compare the states with the replay.
+
+    With `first` or `last`, only that range of entries: each is checked against its hash and
+    linked to the one before it (the range's first entry to the stored hash of the entry
+    before the range), the checkpoints within the range are compared; the states are not (they
+    depend on the whole log).
 
     `progress` is called with the number of entries read since its last call. On PostgreSQL
     everything is read in one REPEATABLE READ snapshot, so a decision committed meanwhile can
     not make the log and the states look different.
     """
+    if first < 1 or (last is not None and last < first):
+        raise ValueError(f"no such range of the log: {first} to {last}")
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return _verify(progress)
-    return _verify(progress)
+            return _verify(progress, first, last)
+    return _verify(progress, first, last)
 
 
-def _verify(progress: Callable[[int], None] | None) -> VerificationResult:
-    result = VerificationResult()
+def _verify(
+    progress: Callable[[int], None] | None, first: int, last: int | None
+) -> VerificationResult:
+    result = VerificationResult(first_seq=first, last_seq=last)
     found = checkpoints.stored_checkpoints()
     if found:
         try:
@@ -79,11 +97,21 @@ def _verify(progress: Callable[[int], None] | None) -> VerificationResult:
                 result.problems.append(
                     Problem(None, f"checkpoint #{cp.seq} ({cp.source}): signature is not valid")
                 )
-    verifier = ChainVerifier(watch=frozenset(cp.seq for cp in found))
+    if not result.full:
+        found = [cp for cp in found if cp.seq >= first and (last is None or cp.seq <= last)]
+    verifier = ChainVerifier(watch=frozenset(cp.seq for cp in found), replay=result.full)
+    if first > 1:
+        before = AuditEntry.objects.filter(seq=first - 1).values_list("hash", flat=True).first()
+        if before is None:
+            result.problems.append(
+                Problem(first - 1, "missing: the entry before the range is not in the log")
+            )
+            return result
+        verifier.head_seq, verifier.head_hash = first - 1, before
 
     read = 0
     problem: Problem | None = None
-    for row in audit.stream_rows():
+    for row in audit.stream_rows(first=first, last=last):
         problem = verifier.feed(row)
         if problem is not None:
             break
@@ -98,6 +126,13 @@ def _verify(progress: Callable[[int], None] | None) -> VerificationResult:
         result.problems.append(problem)
         return result  # past a broken link, nothing later can be trusted or compared
 
+    if last is not None and verifier.head_seq < last and problem is None:
+        result.problems.append(
+            Problem(
+                verifier.head_seq + 1,
+                f"missing: the range ends at #{last} but the log at #{verifier.head_seq}",
+            )
+        )
     for cp in found:
         if cp.seq > verifier.head_seq:
             result.problems.append(
@@ -113,7 +148,8 @@ def _verify(progress: Callable[[int], None] | None) -> VerificationResult:
             )
         else:
             result.checkpoints += 1
-    result.states = _compare_states(verifier, result.problems)
+    if result.full:
+        result.states = _compare_states(verifier, result.problems)
     return result
 
 

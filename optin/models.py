@@ -181,9 +181,20 @@ class AuditEntry(models.Model):
             models.Index(fields=["action", "seq"], name="auditentry_action_idx"),
             models.Index(fields=["recorded_at"], name="auditentry_recorded_idx"),
             models.Index(fields=["wording_version"], name="auditentry_wording_idx"),
+            # The audit trail's filters, each paged by seq (keyset): one index range per page.
+            # Journey and actor branch are read from the payload by expression indexes
+            # (migration 0005), so no column repeats what the hash covers.
+            models.Index(fields=["client_number", "seq"], name="auditentry_number_idx"),
+            models.Index(fields=["actor_id", "seq"], name="auditentry_actor_idx"),
+            models.Index(fields=["channel", "seq"], name="auditentry_channel_idx"),
         ]
         constraints = [models.CheckConstraint(condition=Q(seq__gte=1), name="auditentry_seq_pos")]
-        permissions = [("verify_audit", "Can run the verification of the audit log")]
+        permissions = [
+            ("verify_audit", "Can run the verification of the audit log"),
+            ("review_audit", "Can review the audit trail pages and the opt-in dashboard"),
+            ("export_audit", "Can export the audit trail as CSV"),
+            ("produce_proof_bundle", "Can produce a customer's proof bundle"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
@@ -205,6 +216,73 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.seq}"
+
+
+class VerificationScope(models.TextChoices):
+    FULL = "full", _("journal entier")
+    RANGE = "range", _("intervalle")
+
+
+class VerificationRun(models.Model):
+    """One run of the log's verification (command, compliance page or API) and its result.
+
+    Kept so that compliance sees when the chain was last verified and what was found; the
+    run itself changes nothing in the log.
+    """
+
+    started_at = models.DateTimeField(_("commencée le"))
+    finished_at = models.DateTimeField(_("terminée le"))
+    scope = models.CharField(_("portée"), max_length=8, choices=VerificationScope.choices)
+    first_seq = models.BigIntegerField(_("de l'entrée"), default=1)
+    last_seq = models.BigIntegerField(_("à l'entrée"), default=0)
+    ok = models.BooleanField(_("intègre"))
+    entries = models.BigIntegerField(_("entrées vérifiées"), default=0)
+    checkpoints = models.IntegerField(_("points de contrôle concordants"), default=0)
+    states = models.BigIntegerField(_("états comparés"), default=0)
+    head_hash = models.CharField(_("empreinte de la dernière entrée"), max_length=64, blank=True)
+    first_bad_seq = models.BigIntegerField(_("première entrée en défaut"), null=True, blank=True)
+    problem = models.TextField(_("anomalie"), blank=True)
+    problems = models.IntegerField(_("anomalies"), default=0)
+    run_by = models.CharField(_("lancée par"), max_length=128)
+
+    class Meta:
+        verbose_name = _("vérification du journal")
+        verbose_name_plural = _("vérifications du journal")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["scope", "-started_at"], name="verificationrun_scope_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.first_seq}-{self.last_seq} {'ok' if self.ok else 'FAIL'}"
+
+
+class RecordAccess(models.Model):
+    """A staff member opened a page of a customer's data (R55): who, when, which customer.
+
+    Append-only like the log (migration 0005's triggers), but outside the hash chain: page
+    views are many, prove no consent, and must not queue behind the chain's lock.
+    """
+
+    accessed_at = models.DateTimeField(_("le"), default=timezone.now)
+    staff_id = models.IntegerField(_("membre du personnel"))
+    actor_type = models.CharField(_("rôle"), max_length=16, choices=ActorType.choices)
+    branch = models.CharField(_("agence"), max_length=16, blank=True)
+    client_id = models.BigIntegerField(_("id client"), null=True, blank=True)
+    client_number = models.CharField(_("numéro client"), max_length=32)
+    page = models.CharField(_("page"), max_length=64)
+    method = models.CharField(_("méthode"), max_length=8)
+
+    class Meta:
+        verbose_name = _("consultation d'un dossier client")
+        verbose_name_plural = _("consultations des dossiers clients")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["client_number", "id"], name="recordaccess_number_idx"),
+            models.Index(fields=["staff_id", "id"], name="recordaccess_staff_idx"),
+            models.Index(fields=["accessed_at"], name="recordaccess_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"staff:{self.staff_id} {self.client_number} {self.page}"
 
 
 class ClientKey(models.Model):

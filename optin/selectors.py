@@ -203,7 +203,8 @@ def consents_granted_before(
     )
 
 
-# What each log action is called on the pages.
+# What each log action is called on the pages, the audit trail and the proof bundle (one place:
+# tests/compliance/test_action_labels.py checks every action the code writes has its label).
 ACTION_LABELS = {
     "client.created": gettext_lazy("fiche créée"),
     "client.contact_changed": gettext_lazy("coordonnée modifiée"),
@@ -225,7 +226,27 @@ ACTION_LABELS = {
     "form.superseded": gettext_lazy("formulaire remplacé"),
     "form.expired": gettext_lazy("formulaire expiré"),
     "form.downloaded": gettext_lazy("formulaire téléchargé"),
+    "wording.published": gettext_lazy("formulation publiée"),
+    "wording.edited": gettext_lazy("formulation corrigée avant tout usage"),
+    "wording.activated": gettext_lazy("formulation proposée à la collecte"),
+    "wording.deactivated": gettext_lazy("formulation retirée de la collecte"),
+    "staff.created": gettext_lazy("membre du personnel créé"),
+    "staff.second_factor_enrolled": gettext_lazy("second facteur activé"),
+    "staff.backup_codes_renewed": gettext_lazy("codes de secours renouvelés"),
+    "api_client.created": gettext_lazy("client d'API créé"),
+    "api_client.revoked": gettext_lazy("client d'API révoqué"),
+    "optin_list.export_started": gettext_lazy("export de la liste d'envoi commencé"),
+    "optin_list.exported": gettext_lazy("liste d'envoi exportée"),
+    "sms.stop_unmatched": gettext_lazy("STOP SMS sans client correspondant"),
+    "audit_trail.export_started": gettext_lazy("export du journal commencé"),
+    "audit_trail.exported": gettext_lazy("journal exporté"),
+    "proof_bundle.produced": gettext_lazy("dossier de preuve produit"),
 }
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
 
 
 @dataclass(frozen=True)
@@ -279,7 +300,7 @@ def consent_history(client: Client, limit: int = 200) -> list[HistoryRow]:
                 occurred_at=entry.occurred_at,
                 recorded_at=entry.recorded_at,
                 action=entry.action,
-                label=str(ACTION_LABELS.get(entry.action, entry.action)),
+                label=action_label(entry.action),
                 channel=entry.channel,
                 journey=str(payload.get("journey", "")),
                 actor_type=entry.actor_type,

@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,9 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import PARIS, Client, consent_ineligibility
-from optin import audit, policy
+from optin import audit, integrity, policy
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
+from optin.integrity import VerificationResult
 from optin.models import (
     BRANCH_JOURNEYS,
     DIGITAL_JOURNEYS,
@@ -36,6 +37,8 @@ from optin.models import (
     IdempotencyRecord,
     Journey,
     SuppressionEntry,
+    VerificationRun,
+    VerificationScope,
     Wording,
     text_sha256,
 )
@@ -623,6 +626,40 @@ def log_optin_export(
             channel=filters.get("channel", ""),
             data={"filters": dict(filters), "rows": rows, "complete": complete},
         )
+
+
+# --- verification runs (R53) -------------------------------------------------------------------
+
+
+def run_verification(
+    *,
+    run_by: str,
+    first: int = 1,
+    last: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[VerificationResult, VerificationRun]:
+    """Verify the whole log (or a range of it) and keep the run's result, so compliance sees
+    when the chain was last verified and what was found. The log itself is not written."""
+    started_at = timezone.now()
+    result = integrity.verify_log(progress=progress, first=first, last=last)
+    bad = result.first_bad
+    run = VerificationRun.objects.create(
+        started_at=started_at,
+        finished_at=timezone.now(),
+        scope=VerificationScope.FULL if result.full else VerificationScope.RANGE,
+        first_seq=first,
+        last_seq=result.head_seq,
+        ok=result.ok,
+        entries=result.entries,
+        checkpoints=result.checkpoints,
+        states=result.states,
+        head_hash=result.head_hash if result.entries else "",
+        first_bad_seq=bad.seq if bad else None,
+        problem=bad.message if bad else "",
+        problems=len(result.problems),
+        run_by=run_by,
+    )
+    return result, run
 
 
 # --- unsubscribe links (R40) ------------------------------------------------------------------

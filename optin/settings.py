@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "clients.middleware.StaffLanguageMiddleware",
     # R27: leaving account opening with an unsigned form goes through a warning page.
     "clients.middleware.OpeningJourneyGuardMiddleware",
+    # R55: the openings of customers' records, for compliance.
+    "optin.compliance.middleware.RecordAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -296,6 +298,10 @@ OPTIN_SMS_STOP_INSTRUCTION = env_str("OPTIN_SMS_STOP_INSTRUCTION", "STOP SMS : r
 OPTIN_PUBLIC_RATE_PER_MINUTE = env_int("OPTIN_PUBLIC_RATE_PER_MINUTE", 30, minimum=1)
 # The largest JSON body the API reads (an eligibility batch of 10,000 numbers is ~400 KB).
 OPTIN_API_MAX_BODY_BYTES = env_int("OPTIN_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# The most entries the integrity page verifies in one request (about 50,000 a second): a
+# larger log is verified in full by `manage.py verify_audit` (cron), whose runs the page
+# shows; the page still verifies any range of it.
+OPTIN_VERIFY_PAGE_MAX_ENTRIES = env_int("OPTIN_VERIFY_PAGE_MAX_ENTRIES", 500_000, minimum=1)
 # R36: the confirmation message's sender; Django's e-mail backend sends it (the console in
 # development, SMTP through EMAIL_HOST and friends in production).
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ne-pas-repondre@banque.example")

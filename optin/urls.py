@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("optin.public_urls")),
     path("", include("clients.urls")),
     path("", include("signatures.urls")),
+    path("", include("optin.compliance.urls")),
 ]
 
 

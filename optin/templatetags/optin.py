@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import phonenumbers
@@ -61,3 +62,9 @@ def phone(value: str) -> str:
     except phonenumbers.NumberParseException:
         return value
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+@register.filter
+def pretty_json(value: object) -> str:
+    """A payload as people read it: indented, accents kept (autoescaped by the template)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)

@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from optin.integrity import head_seq, verify_log
+from optin.integrity import head_seq
+from optin.services import run_verification
 
 PROGRESS_FROM = 100_000  # entries; below this the check takes well under a second
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             options["progress"] == "auto" and total >= PROGRESS_FROM and stream.isatty()
         )
         with tqdm(total=total, unit=" entries", disable=not show, file=stream) as bar:
-            result = verify_log(progress=bar.update)
+            result, _run = run_verification(run_by="system:verify_audit", progress=bar.update)
         if not result.ok:
             others = len(result.problems) - 1
             more = f" ({others} more problem{'s' if others > 1 else ''})" if others else ""
