@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from optin import audit, integrity, services
 from optin.checkpoints import create_checkpoint
@@ -110,3 +111,17 @@ def test_the_command_keeps_its_run_too(history):
         "system:verify_audit",
     )
     assert run.head_hash == head().hash
+
+
+def test_the_command_verifies_a_range(history):
+    out = StringIO()
+    call_command("verify_audit", "--first", "3", "--last", "6", stdout=out)
+    assert out.getvalue().startswith("OK: 4 entries from #3 to #6 ")
+    alter(4)
+    with pytest.raises(CommandError) as caught:
+        call_command("verify_audit", "--first", "3", "--last", "6", stdout=StringIO())
+    assert caught.value.returncode == 1
+    assert "entry #4" in str(caught.value)
+    with pytest.raises(CommandError) as caught:
+        call_command("verify_audit", "--first", "6", "--last", "3", stdout=StringIO())
+    assert caught.value.returncode == 2
