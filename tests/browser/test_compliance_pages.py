@@ -102,3 +102,37 @@ def test_a_range_verification_from_the_integrity_page(
     assert f"{max(seqs) - min(seqs) + 1} entrées vérifiées" in verdict
     assert fits_the_window(page)
     screenshot(page, tmp_path, "integrity")
+
+
+def test_the_dashboard_draws_its_charts(
+    page_as: Any,
+    live_url: str,
+    officer: Any,
+    customer: Any,
+    advisor: Any,
+    collect: Any,
+    tmp_path: Path,
+) -> None:
+    # A withdrawal and a form waiting for its signature, so that every chart has something.
+    record_decision(
+        client_number=customer.client_number,
+        channel="sms_push",
+        decision="withdraw",
+        journey="digital_self_service",
+        actor=web_actor(),
+    )
+    waiting = ClientFactory(
+        client_number=f"W{uuid.uuid4().hex[:12]}", branch=advisor.staff_profile.branch
+    )
+    assert collect(waiting, email="yes").form is not None
+    page = page_as(officer, viewport={"width": 1024, "height": 900})
+    page.goto(live_url + reverse("compliance:dashboard"))
+    charts = page.locator("main svg[role=img]")
+    assert charts.count() >= 4
+    width = page.evaluate("window.innerWidth")
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 200 and box["x"] + box["width"] <= width
+    assert page.locator("main table").count() >= 4  # each chart's figures
+    assert fits_the_window(page)
+    screenshot(page, tmp_path, "dashboard")
