@@ -91,10 +91,44 @@ def trail_queryset(filters: TrailFilters) -> QuerySet[AuditEntry]:
         entries = entries.alias(entry_journey=payload_key("journey")).filter(
             entry_journey=filters.journey
         )
-    if filters.since:
-        entries = entries.filter(recorded_at__gte=_day_start(filters.since))
-    if filters.until:
-        entries = entries.filter(recorded_at__lt=_day_start(filters.until + dt.timedelta(days=1)))
+    if filters.since or filters.until:
+        entries = _recorded_between(entries, filters.since, filters.until)
+    return entries
+
+
+def _recorded_between(
+    entries: QuerySet[AuditEntry], since: dt.date | None, until: dt.date | None
+) -> QuerySet[AuditEntry]:
+    """The entries recorded within those days, also bounded by sequence numbers.
+
+    `recorded_at` is read under the chain's lock, so it grows with `seq`: the first entry
+    recorded from `since` and the last one before the day after `until` (two reads of the
+    `recorded_at` index) bound the days by a range of `seq`, which the keyset pages read
+    directly instead of walking the log from its head until they reach those days."""
+    if since:
+        start = _day_start(since)
+        entries = entries.filter(recorded_at__gte=start)
+        first = (
+            AuditEntry.objects.filter(recorded_at__gte=start)
+            .order_by("recorded_at")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        if first is None:
+            return entries.none()
+        entries = entries.filter(seq__gte=first)
+    if until:
+        end = _day_start(until + dt.timedelta(days=1))
+        entries = entries.filter(recorded_at__lt=end)
+        last = (
+            AuditEntry.objects.filter(recorded_at__lt=end)
+            .order_by("-recorded_at")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        if last is None:
+            return entries.none()
+        entries = entries.filter(seq__lte=last)
     return entries
 
 

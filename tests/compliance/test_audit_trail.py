@@ -248,3 +248,22 @@ def test_an_anonymous_visitor_is_sent_to_the_login(client: HttpClient) -> None:
     response = client.get(TRAIL)
     assert response.status_code == 302
     assert reverse("clients:login") in response["Location"]
+
+
+def test_days_bound_the_pages_by_sequence_numbers(
+    history: list[Client], django_assert_max_num_queries: Any
+) -> None:
+    """The days are turned into a range of seq (two index reads), so that a month deep in the
+    log is read where it lies rather than from the head."""
+    filters = TrailFilters(since=dt.date(2027, 3, 2), until=dt.date(2027, 3, 2))
+    with django_assert_max_num_queries(4):
+        page = selectors.trail_page(filters, size=50)
+    day = [
+        e.seq
+        for e in AuditEntry.objects.order_by("-seq")
+        if e.recorded_at.astimezone(selectors.PARIS).date() == dt.date(2027, 3, 2)
+    ]
+    assert [e.seq for e in page.entries] == day
+    assert "seq" in str(selectors.trail_queryset(filters).query).split("WHERE", 1)[1]
+    nothing = TrailFilters(since=dt.date(2030, 1, 1))
+    assert selectors.trail_page(nothing).entries == []
