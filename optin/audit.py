@@ -287,7 +287,7 @@ class ChainVerifier:
         if chain_hash(prev_hash, header_json(*row[:10]), payload) != own_hash:
             return Problem(seq, "its content does not match its hash (altered)")
         if self.replay and channel and client_id is not None and action.startswith("consent."):
-            problem = self._replay(seq, client_id, channel, payload)
+            problem = self.replay_consent(seq, client_id, channel, payload)
             if problem:
                 return problem
         self.entries += 1
@@ -296,7 +296,16 @@ class ChainVerifier:
             self.hashes_at[seq] = own_hash
         return None
 
-    def _replay(self, seq: int, client_id: int, channel: str, payload: str) -> Problem | None:
+    def replay_consent(
+        self, seq: int, client_id: int, channel: str, payload: str
+    ) -> Problem | None:
+        """Replay one consent entry of the client's channel, fed in log order: its declared
+        state change must start from the state the entries before left (else the Problem, and
+        the state is left as it was); the new state is then the channel's projection.
+
+        A payload without a state change changes nothing; one whose state change is not
+        readable raises ValueError, KeyError or TypeError (an altered entry: its hash says so).
+        """
         if not payload.startswith(STATE_PREFIX):
             return None
         state = _DECODER.raw_decode(payload, len(STATE_PREFIX) - 1)[0]

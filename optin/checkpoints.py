@@ -12,6 +12,8 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from optin import audit
 from optin.models import AuditCheckpoint, AuditEntry
 
 LOG_ID = "optin-audit"
+EXPORTED_FILE = re.compile(r"checkpoint-(\d+)\.json")  # named by create_checkpoint
 
 
 @dataclass(frozen=True)
@@ -136,36 +139,84 @@ def create_checkpoint() -> AuditCheckpoint | None:
     return checkpoint
 
 
+def _from_row(row: AuditCheckpoint) -> Checkpoint:
+    return Checkpoint(
+        row.seq,
+        row.entry_hash,
+        audit.iso_or_none(row.signed_at) or "",
+        row.key_id,
+        row.signature,
+        "database",
+    )
+
+
+def _read_exported(path: Path, seq_if_unreadable: int) -> Checkpoint:
+    """An exported checkpoint file; an unreadable one gives a checkpoint without signature,
+    which fails verification."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Checkpoint(
+            int(data["seq"]),
+            str(data["hash"]),
+            str(data["signed_at"]),
+            str(data.get("key_id", "")),
+            str(data["signature"]),
+            path.name,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return Checkpoint(seq_if_unreadable, "", "", "", "", path.name)
+
+
 def stored_checkpoints(directory: Path | None = None) -> list[Checkpoint]:
     """Every checkpoint in the database and in the export directory (deduplicated)."""
     found: dict[tuple[int, str, str], Checkpoint] = {}
     for row in AuditCheckpoint.objects.order_by("seq"):
-        cp = Checkpoint(
-            row.seq,
-            row.entry_hash,
-            audit.iso_or_none(row.signed_at) or "",
-            row.key_id,
-            row.signature,
-            "database",
-        )
+        cp = _from_row(row)
         found[cp.seq, cp.hash, cp.signature] = cp
     directory = Path(directory or settings.OPTIN_CHECKPOINT_DIR)
     if directory.is_dir():
         for path in sorted(directory.glob("checkpoint-*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                cp = Checkpoint(
-                    int(data["seq"]),
-                    str(data["hash"]),
-                    str(data["signed_at"]),
-                    str(data.get("key_id", "")),
-                    str(data["signature"]),
-                    path.name,
-                )
-            except (OSError, ValueError, KeyError, TypeError):
-                cp = Checkpoint(0, "", "", "", "", path.name)  # unreadable: fails verification
+            cp = _read_exported(path, 0)
             found.setdefault((cp.seq, cp.hash, cp.signature), cp)
     return sorted(found.values(), key=lambda c: (c.seq, c.source))
+
+
+def covering(seq: int, directory: Path | None = None) -> list[Checkpoint]:
+    """The checkpoints that first cover entry `seq`: those of the lowest sequence at or after
+    `seq`, from the database and from the export directory (one of each when both hold that
+    sequence, more when they differ).
+
+    Reads the export directory's file names, then only the files named for the lowest
+    sequence (a proof about one entry need not read years of checkpoints); an unreadable one
+    comes without signature. A file whose content names an earlier sequence than `seq` covers
+    nothing. The signatures are not checked here (`signature_valid`), nor the log's entry at
+    that sequence.
+    """
+    found: list[Checkpoint] = []
+    row = AuditCheckpoint.objects.filter(seq__gte=seq).order_by("seq", "pk").first()
+    if row is not None:
+        found.append(_from_row(row))
+    directory = Path(directory or settings.OPTIN_CHECKPOINT_DIR)
+    lowest_name: int | None = None
+    names: list[str] = []
+    if directory.is_dir():
+        with os.scandir(directory) as listing:
+            for item in listing:
+                match = EXPORTED_FILE.fullmatch(item.name)
+                if match is None or int(match.group(1)) < seq:
+                    continue
+                named = int(match.group(1))
+                if lowest_name is None or named < lowest_name:
+                    lowest_name, names = named, [item.name]
+                elif named == lowest_name:
+                    names.append(item.name)
+    if lowest_name is not None:
+        found.extend(_read_exported(directory / name, lowest_name) for name in sorted(names))
+    found = [cp for cp in found if cp.seq >= seq]
+    if not found:
+        return []
+    lowest = min(cp.seq for cp in found)
+    return [cp for cp in found if cp.seq == lowest]
 
 
 def signature_valid(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:

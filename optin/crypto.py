@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -119,11 +120,27 @@ def seal(client_id: int, data: dict[str, Any]) -> str | None:
     return f"{SEAL_PREFIX}{key_id}.{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
-def unseal(client_id: int, token: str) -> dict[str, Any] | None:
-    """The personal values, or None when the key that sealed them is gone (erasure)."""
+def _split(token: str) -> tuple[str, str]:
+    """A sealed value's key id and body (base64 of the nonce and ciphertext)."""
     if not token.startswith(SEAL_PREFIX) or token.count(".") < 2:
         raise ValueError("not a sealed value")
     key_id, body = token[len(SEAL_PREFIX) :].split(".", 1)
+    return key_id, body
+
+
+def _open(client_id: int, key: bytes, body: str) -> dict[str, Any]:
+    raw = base64.b64decode(body)
+    try:
+        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _data_aad(client_id))
+    except InvalidTag:
+        raise ValueError("sealed value does not belong to this client or was altered") from None
+    result: dict[str, Any] = json.loads(plain)
+    return result
+
+
+def unseal(client_id: int, token: str) -> dict[str, Any] | None:
+    """The personal values, or None when the key that sealed them is gone (erasure)."""
+    key_id, body = _split(token)
     row = (
         ClientKey.objects.filter(key_id=key_id, client_id=client_id)
         .values_list("wrapped_key", "destroyed_at")
@@ -132,10 +149,41 @@ def unseal(client_id: int, token: str) -> dict[str, Any] | None:
     key = _unwrap(client_id, row[0], row[1]) if row else None
     if key is None:
         return None
-    raw = base64.b64decode(body)
-    try:
-        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _data_aad(client_id))
-    except InvalidTag:
-        raise ValueError("sealed value does not belong to this client or was altered") from None
-    result: dict[str, Any] = json.loads(plain)
-    return result
+    return _open(client_id, key, body)
+
+
+@dataclass(frozen=True)
+class ClientKeyring:
+    """One client's data key, read and unwrapped once to open many of their sealed values
+    (`unseal` reads it for each value: a proof bundle opens hundreds)."""
+
+    client_id: int
+    key_id: str  # "" when the client never had a key
+    key: bytes | None = field(repr=False)  # None: no key, or destroyed
+    destroyed: bool  # destroyed by an erasure (R64)
+
+    @classmethod
+    def load(cls, client_id: int) -> ClientKeyring:
+        """The client's keyring, in one query."""
+        row = (
+            ClientKey.objects.filter(client_id=client_id)
+            .values_list("key_id", "wrapped_key", "destroyed_at")
+            .first()
+        )
+        if row is None:
+            return cls(client_id, "", None, destroyed=False)
+        key_id, wrapped, destroyed_at = row
+        return cls(
+            client_id,
+            key_id,
+            _unwrap(client_id, wrapped, destroyed_at),
+            destroyed=destroyed_at is not None,
+        )
+
+    def unseal(self, token: str) -> dict[str, Any] | None:
+        """As `unseal`: the values, or None when sealed under a key the client no longer has
+        (destroyed, or not theirs); ValueError if `token` is no sealed value or was altered."""
+        key_id, body = _split(token)
+        if self.key is None or key_id != self.key_id:
+            return None
+        return _open(self.client_id, self.key, body)

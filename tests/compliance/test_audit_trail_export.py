@@ -132,3 +132,22 @@ def test_a_bad_filter_exports_nothing_and_logs_nothing(
     response = compliance_http.get(EXPORT, {"since": "hier"})
     assert response.status_code == 400
     assert AuditEntry.objects.count() == count
+
+
+def test_the_documented_script_reverifies_an_export(
+    customers: list[Client], compliance_http: HttpClient, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """docs/COMPLIANCE.md gives the few lines that re-verify an export: they run as written."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "COMPLIANCE.md").read_text()
+    script = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    text = b"".join(compliance_http.get(EXPORT).streaming_content)
+    (tmp_path / "journal-audit.csv").write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(script, "COMPLIANCE.md", "exec"), {})  # noqa: S102
+    # And it does check: an altered payload fails it.
+    altered = text.replace(b"consent.refused", b"consent.granted", 1)
+    (tmp_path / "journal-audit.csv").write_bytes(altered)
+    with pytest.raises(AssertionError):
+        exec(compile(script, "COMPLIANCE.md", "exec"), {})  # noqa: S102

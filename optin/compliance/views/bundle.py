@@ -1,7 +1,33 @@
-"""Being written: the page answers 501 until then."""
+"""The proof bundle page (R54): a summary of the customer, and a button that produces and
+downloads the bundle. Compliance only; every branch's customers."""
 
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from clients.models import Client
+from optin.compliance.bundle import bundle_summary, produce_proof_bundle
 
 
-def bundle(request: HttpRequest, **kwargs: str) -> HttpResponse:
-    return HttpResponse(status=501)
+@permission_required("optin.produce_proof_bundle", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def bundle(request: HttpRequest, client_number: str) -> HttpResponse:
+    """GET: what the bundle will hold. POST: the ZIP, its production logged (it writes)."""
+    client = get_object_or_404(
+        Client.objects.visible_to(request.user).select_related("branch"),
+        client_number=client_number,
+    )
+    if request.method == "POST":
+        if not isinstance(request.user, User):
+            raise PermissionDenied
+        produced = produce_proof_bundle(user=request.user, client=client)
+        response = HttpResponse(produced.content, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{produced.filename}"'
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(request, "compliance/bundle.html", {"summary": bundle_summary(client)})
