@@ -45,7 +45,8 @@ MAX_ELIGIBILITY_BATCH = 10_000  # R48
 
 
 def marketing_database() -> str:
-    """Where eligibility and the opt-in list read: the replica when one is configured."""
+    """Where eligibility, the opt-in list and the compliance pages' lists (audit trail, access
+    log, dashboard) read: the replica when one is configured."""
     return "replica" if "replica" in settings.DATABASES else "default"
 
 

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, IntegerField, Min, Q
 from django.db.models.expressions import RawSQL
 from django.utils import formats, timezone
@@ -44,10 +45,21 @@ from optin.models import (
     ConsentStatus,
     Journey,
 )
+from optin.selectors import marketing_database
 from signatures.models import ConsentForm
 
 PERIODS = (3, 6, 12, 24)  # months the page offers
 DEFAULT_PERIOD = 12
+
+
+def _alias() -> str:
+    """The dashboard reads the replica when one is configured (DESIGN §7: read-heavy work)."""
+    return marketing_database()
+
+
+def _connection() -> BaseDatabaseWrapper:
+    return connections[_alias()]
+
 
 # The actions of consent entries, those that carry a `_state` (docs/AUDIT.md).
 CONSENT_ACTIONS = (
@@ -74,7 +86,7 @@ def state_key(key: str) -> RawSQL:
     input."""
     if not key.isidentifier():
         raise ValueError(f"not a state key: {key!r}")
-    if connection.vendor == "postgresql":
+    if _connection().vendor == "postgresql":
         return RawSQL(f"((payload::jsonb) -> '_state' ->> '{key}')", [])  # noqa: S611
     return RawSQL(f"json_extract(payload, '$._state.{key}')", [])  # noqa: S611
 
@@ -88,7 +100,7 @@ def _state_change_sql(table: str) -> tuple[str, str, str]:
     values from a single parse: a third of the time on a log of 400,000 entries. SQLite keeps
     its parsed JSON between calls on the same text.
     """
-    if connection.vendor == "postgresql":
+    if _connection().vendor == "postgresql":
         source = (
             f"CROSS JOIN LATERAL jsonb_to_record(({table}.payload::jsonb) -> '_state') "
             'AS s("from" text, "to" text)'
@@ -100,7 +112,7 @@ def _state_change_sql(table: str) -> tuple[str, str, str]:
 def _db_time(moment: dt.datetime) -> Any:
     """A time as a raw statement's parameter: what the ORM would bind for a DateTimeField
     (SQLite compares UTC text, so an aware datetime must not be bound as is)."""
-    return connection.ops.adapt_datetimefield_value(moment)
+    return _connection().ops.adapt_datetimefield_value(moment)
 
 
 def _passed_sql(column: str, bounds: Sequence[dt.datetime]) -> tuple[str, list[Any]]:
@@ -193,7 +205,7 @@ class RateSeries:
 
 def _granted_now(branch: Branch | None) -> dict[tuple[str, int], int]:
     """Customers granted now, per (channel, current branch of the customer)."""
-    states = ConsentState.objects.filter(status=ConsentStatus.GRANTED)
+    states = ConsentState.objects.using(_alias()).filter(status=ConsentStatus.GRANTED)
     if branch is not None:
         states = states.filter(client__branch=branch)
     rows = states.order_by().values_list("channel", "client__branch_id").annotate(n=Count("pk"))
@@ -235,7 +247,7 @@ def _granted_changes(
     ]
     if branch is not None:
         params.append(branch.pk)
-    with connection.cursor() as cursor:
+    with _connection().cursor() as cursor:
         cursor.execute(sql, params)
         return {(channel, branch_id, n): int(delta) for channel, branch_id, n, delta in cursor}
 
@@ -243,7 +255,7 @@ def _granted_changes(
 def _customers(months: Sequence[Month], branch: Branch | None) -> dict[int, list[int]]:
     """Customers on record at each month's end, per current branch: created before the end
     and not erased by then. One statement: one filtered count per month."""
-    clients = Client.objects.all()
+    clients = Client.objects.using(_alias()).all()
     if branch is not None:
         clients = clients.filter(branch=branch)
     counts = {
@@ -371,14 +383,20 @@ def decision_counts(months: Sequence[Month], branch: Branch | None) -> list[Deci
     """The grants, refusals and withdrawals recorded in the period, counted per month, action
     and journey (the payload's `journey`): what both figures are made of. One statement, so the
     period's entries are read once."""
-    entries = AuditEntry.objects.order_by().filter(
-        recorded_at__gte=months[0].start,
-        recorded_at__lt=months[-1].end,
-        action__in=GRANT_ACTIONS + REFUSAL_ACTIONS + WITHDRAWAL_ACTIONS,
+    entries = (
+        AuditEntry.objects.using(_alias())
+        .order_by()
+        .filter(
+            recorded_at__gte=months[0].start,
+            recorded_at__lt=months[-1].end,
+            action__in=GRANT_ACTIONS + REFUSAL_ACTIONS + WITHDRAWAL_ACTIONS,
+        )
     )
     if branch is not None:
         # The customers of the branch now, like the rates (no foreign key: by id).
-        entries = entries.filter(client_id__in=Client.objects.filter(branch=branch).values("pk"))
+        entries = entries.filter(
+            client_id__in=Client.objects.using(_alias()).filter(branch=branch).values("pk")
+        )
     month, params = _passed_sql("recorded_at", [m.start for m in months[1:]])
     rows = (
         entries.annotate(
@@ -487,7 +505,7 @@ def pending_signatures(
     pending forms page scopes them) and per advisor who collected the answers. Two
     statements."""
     now = now.astimezone(dt.UTC)  # exact ages across a change of summer time
-    forms = ConsentForm.objects.pending().order_by()
+    forms = ConsentForm.objects.using(_alias()).pending().order_by()
     if branch is not None:
         forms = forms.filter(client__branch=branch)
     counts = _age_counts(now)
@@ -563,7 +581,7 @@ class Dashboard:
 
 def branches() -> list[Branch]:
     """Every branch, by code (the page's filter, and the names of its rows)."""
-    return list(Branch.objects.order_by("code"))
+    return list(Branch.objects.using(_alias()).order_by("code"))
 
 
 def dashboard(
@@ -584,12 +602,12 @@ def dashboard(
     # which across a change of summer time is an hour off.
     now = (now or timezone.now()).astimezone(dt.UTC)
     known = list(all_branches) if all_branches is not None else branches()
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if _connection().vendor == "postgresql" and not _connection().in_atomic_block:
         # The rates subtract the log from the states: both must be read in one snapshot, or a
         # decision committed in between would be counted once in one and not in the other.
         # (SQLite reads are not worth a transaction: its transactions take the write lock.)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
+        with transaction.atomic(using=_alias()):
+            with _connection().cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return _dashboard(last_months(now, months), branch, known, now)
     return _dashboard(last_months(now, months), branch, known, now)

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from clients.models import PARIS
 from optin import audit
 from optin.models import ActorType, AuditEntry, Channel, ConsentStatus, Journey, RecordAccess
-from optin.selectors import action_label
+from optin.selectors import action_label, marketing_database
 
 PAGE_SIZE = 50
 
@@ -74,7 +74,9 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def trail_queryset(filters: TrailFilters) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.all()
+    """The filtered entries, read from the replica when one is configured (DESIGN §7: the
+    audit trail is read-heavy work; a replica applies commits before they are acknowledged)."""
+    entries = AuditEntry.objects.using(marketing_database()).all()
     if filters.client_number:
         entries = entries.filter(client_number=filters.client_number)
     if filters.actor_id:
@@ -109,7 +111,8 @@ def _recorded_between(
         start = _day_start(since)
         entries = entries.filter(recorded_at__gte=start)
         first = (
-            AuditEntry.objects.filter(recorded_at__gte=start)
+            entries.model.objects.using(entries.db)
+            .filter(recorded_at__gte=start)
             .order_by("recorded_at")
             .values_list("seq", flat=True)
             .first()
@@ -121,7 +124,8 @@ def _recorded_between(
         end = _day_start(until + dt.timedelta(days=1))
         entries = entries.filter(recorded_at__lt=end)
         last = (
-            AuditEntry.objects.filter(recorded_at__lt=end)
+            entries.model.objects.using(entries.db)
+            .filter(recorded_at__lt=end)
             .order_by("-recorded_at")
             .values_list("seq", flat=True)
             .first()
@@ -373,7 +377,7 @@ def access_page(
     size: int = PAGE_SIZE,
 ) -> AccessPage:
     """The openings of customers' records, newest first, in keyset pages on their id."""
-    rows_qs = RecordAccess.objects.all()
+    rows_qs = RecordAccess.objects.using(marketing_database()).all()
     if filters.client_number:
         rows_qs = rows_qs.filter(client_number=filters.client_number)
     if filters.staff_id is not None:
