@@ -315,7 +315,7 @@ def test_the_page_in_english_formats_its_numbers_in_english(
 
     html = response.content.decode()
     assert '<html lang="en"' in html
-    rates = tables_of(html)["Taux d'accord par mois"][2:]
+    rates = tables_of(html)["Consent rate by month"][2:]
     assert rates[0][0] == "Jan. 2027"
     assert rates[0][3] == "50.0 %"
     assert len(svgs_of(html)) == 4
