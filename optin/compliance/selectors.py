@@ -266,21 +266,9 @@ def hash_holds(entry: AuditEntry) -> bool:
     return audit.chain_hash(entry.prev_hash, audit.header_of(entry), entry.payload) == entry.hash
 
 
-EXPORT_COLUMNS = (
-    "seq",
-    "recorded_at",
-    "occurred_at",
-    "actor_type",
-    "actor_id",
-    "action",
-    "client_id",
-    "client_number",
-    "channel",
-    "wording_version",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+# Every column the hash covers, and the payload, prev_hash and hash: each exported row
+# re-verifies alone (the columns verification reads).
+EXPORT_COLUMNS = audit.ROW_FIELDS
 
 
 def trail_export_rows(
@@ -294,8 +282,8 @@ def trail_export_rows(
     )
     for row in entries.iterator(chunk_size=chunk_size):
         values = list(row)
-        values[1] = audit._utc(values[1])
-        values[2] = audit._utc(values[2])
+        values[1] = audit.iso_or_none(values[1])
+        values[2] = audit.iso_or_none(values[2])
         values[6] = "" if values[6] is None else str(values[6])
         yield [str(value) for value in values]
 
