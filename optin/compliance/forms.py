@@ -3,14 +3,17 @@ range of a verification. Bad input is a form error shown on the page, never a 50
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from clients.models import Branch
 from optin import selectors as consent_selectors
+from optin.compliance import dashboard as reads
 from optin.compliance import selectors
 from optin.integrity import head_seq
 from optin.models import Channel, Journey
@@ -166,3 +169,30 @@ class VerificationForm(forms.Form):
             self.add_error("last", _("La fin de l'intervalle précède son début."))
         data["first"], data["last"] = first, last
         return data
+
+
+class DashboardFilterForm(forms.Form):
+    """The period (months) and an optional branch, by its code."""
+
+    mois = forms.TypedChoiceField(label=_("Période"), coerce=int, required=False)
+    agence = forms.ChoiceField(label=_("Agence"), required=False)
+
+    def __init__(self, *args: Any, branches: Sequence[Branch], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.branches = {branch.code: branch for branch in branches}
+        cast(forms.ChoiceField, self.fields["mois"]).choices = [
+            (n, gettext_now("%(n)d derniers mois") % {"n": n}) for n in reads.PERIODS
+        ]
+        self.fields["mois"].initial = reads.DEFAULT_PERIOD
+        cast(forms.ChoiceField, self.fields["agence"]).choices = [
+            ("", gettext_now("Toutes les agences")),
+            *((branch.code, str(branch)) for branch in branches),
+        ]
+
+    def period(self) -> int:
+        value = self.cleaned_data.get("mois") if self.is_bound else None
+        return int(value) if value else reads.DEFAULT_PERIOD
+
+    def branch(self) -> Branch | None:
+        code = self.cleaned_data.get("agence") if self.is_bound else None
+        return self.branches.get(code) if code else None
