@@ -467,7 +467,6 @@ def create_client_keys(client_ids: Sequence[int]) -> None:
 
     from optin import crypto
 
-    master = AESGCM(crypto.master_key())
     master_id = crypto.master_key_id()
     now = timezone.now()
     statement = copy_statement(
@@ -475,10 +474,7 @@ def create_client_keys(client_ids: Sequence[int]) -> None:
     )
     with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for client_id in client_ids:
-            nonce = os.urandom(12)
-            wrapped = nonce + master.encrypt(
-                nonce, AESGCM.generate_key(bit_length=256), crypto._key_aad(client_id)
-            )
+            wrapped = crypto.wrap(client_id, AESGCM.generate_key(bit_length=256))
             copy.write_row((client_id, os.urandom(8).hex(), wrapped, master_id, now))
 
 

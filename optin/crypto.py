@@ -53,8 +53,39 @@ def master_key() -> bytes:
     return _decode_master(raw)
 
 
+def _key_id_of(master: bytes) -> str:
+    return hashlib.sha256(b"optin-master-key-id" + master).hexdigest()[:16]
+
+
 def master_key_id() -> str:
-    return hashlib.sha256(b"optin-master-key-id" + master_key()).hexdigest()[:16]
+    return _key_id_of(master_key())
+
+
+def master_keys() -> dict[str, bytes]:
+    """Every master key that may unwrap a client key, by id: the current one, then the former
+    ones of OPTIN_AUDIT_MASTER_KEY_FALLBACKS (kept only until `rotate_master_key` has
+    re-wrapped every client key under the current one)."""
+    keys = {master_key_id(): master_key()}
+    for raw in settings.OPTIN_AUDIT_MASTER_KEY_FALLBACKS:
+        former = _decode_master(raw)
+        keys.setdefault(_key_id_of(former), former)
+    return keys
+
+
+def _master_for(master_id: str) -> bytes:
+    key = master_keys().get(master_id)
+    if key is None:
+        raise ImproperlyConfigured(
+            f"A client key is wrapped by master key {master_id}, which is neither "
+            "OPTIN_AUDIT_MASTER_KEY nor one of OPTIN_AUDIT_MASTER_KEY_FALLBACKS."
+        )
+    return key
+
+
+def wrap(client_id: int, key: bytes) -> bytes:
+    """A client's data key wrapped by the current master key (nonce + AES-GCM)."""
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(master_key()).encrypt(nonce, key, _key_aad(client_id))
 
 
 def new_master_key() -> str:
@@ -69,7 +100,10 @@ def _data_aad(client_id: int) -> bytes:
     return f"optin-audit-personal:{client_id}".encode()
 
 
-_KEY_SQL = "SELECT key_id, wrapped_key, destroyed_at FROM optin_clientkey WHERE client_id = %s"
+_KEY_SQL = (
+    "SELECT key_id, wrapped_key, destroyed_at, master_key_id FROM optin_clientkey "
+    "WHERE client_id = %s"
+)
 
 
 def ensure_client_key(client_id: int) -> tuple[str, bytes | None]:
@@ -80,10 +114,9 @@ def ensure_client_key(client_id: int) -> tuple[str, bytes | None]:
         cursor.execute(_KEY_SQL, [client_id])
         row = cursor.fetchone()
     if row is not None:
-        return row[0], _unwrap(client_id, row[1], row[2])
+        return row[0], unwrap(client_id, row[1], row[2], row[3])
     key = AESGCM.generate_key(bit_length=256)
-    nonce = os.urandom(_NONCE)
-    wrapped = nonce + AESGCM(master_key()).encrypt(nonce, key, _key_aad(client_id))
+    wrapped = wrap(client_id, key)
     key_id = os.urandom(8).hex()
     try:
         with transaction.atomic():
@@ -98,11 +131,14 @@ def ensure_client_key(client_id: int) -> tuple[str, bytes | None]:
     return key_id, key
 
 
-def _unwrap(client_id: int, wrapped: Any, destroyed_at: Any) -> bytes | None:
+def unwrap(client_id: int, wrapped: Any, destroyed_at: Any, master_id: str) -> bytes | None:
+    """A client's data key, unwrapped by the master key that wrapped it (the current one or a
+    former one during a rotation); None once destroyed (erasure)."""
     if destroyed_at is not None or not wrapped:
         return None
     raw = bytes(wrapped)
-    return AESGCM(master_key()).decrypt(raw[:_NONCE], raw[_NONCE:], _key_aad(client_id))
+    master = _master_for(master_id)
+    return AESGCM(master).decrypt(raw[:_NONCE], raw[_NONCE:], _key_aad(client_id))
 
 
 def seal(client_id: int, data: dict[str, Any]) -> str | None:
@@ -143,10 +179,10 @@ def unseal(client_id: int, token: str) -> dict[str, Any] | None:
     key_id, body = _split(token)
     row = (
         ClientKey.objects.filter(key_id=key_id, client_id=client_id)
-        .values_list("wrapped_key", "destroyed_at")
+        .values_list("wrapped_key", "destroyed_at", "master_key_id")
         .first()
     )
-    key = _unwrap(client_id, row[0], row[1]) if row else None
+    key = unwrap(client_id, *row) if row else None
     if key is None:
         return None
     return _open(client_id, key, body)
@@ -167,16 +203,16 @@ class ClientKeyring:
         """The client's keyring, in one query."""
         row = (
             ClientKey.objects.filter(client_id=client_id)
-            .values_list("key_id", "wrapped_key", "destroyed_at")
+            .values_list("key_id", "wrapped_key", "destroyed_at", "master_key_id")
             .first()
         )
         if row is None:
             return cls(client_id, "", None, destroyed=False)
-        key_id, wrapped, destroyed_at = row
+        key_id, wrapped, destroyed_at, master_id = row
         return cls(
             client_id,
             key_id,
-            _unwrap(client_id, wrapped, destroyed_at),
+            unwrap(client_id, wrapped, destroyed_at, master_id),
             destroyed=destroyed_at is not None,
         )
 

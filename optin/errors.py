@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     WORDING_IN_USE = "wording_in_use"  # R57
     BATCH_TOO_LARGE = "batch_too_large"  # R48
     LINK_NOT_VALID = "link_not_valid"  # R36: a used, expired or superseded confirmation link
+    UNKNOWN_MASTER_KEY = "unknown_master_key"  # a client key no configured master key unwraps
 
 
 class IneligibleReason(StrEnum):

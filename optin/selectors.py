@@ -242,6 +242,7 @@ ACTION_LABELS = {
     "audit_trail.export_started": gettext_lazy("export du journal commencé"),
     "audit_trail.exported": gettext_lazy("journal exporté"),
     "proof_bundle.produced": gettext_lazy("dossier de preuve produit"),
+    "master_key.rotated": gettext_lazy("clé maîtresse changée (clés clients rechiffrées)"),
 }
 
 

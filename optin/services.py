@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import PARIS, Client, consent_ineligibility
-from optin import audit, integrity, policy
+from optin import audit, crypto, integrity, policy
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
 from optin.integrity import VerificationResult
@@ -32,6 +32,7 @@ from optin.models import (
     ApiScope,
     AuditEntry,
     Channel,
+    ClientKey,
     ConsentState,
     ConsentStatus,
     IdempotencyRecord,
@@ -660,6 +661,73 @@ def run_verification(
         run_by=run_by,
     )
     return result, run
+
+
+# --- master key rotation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rotation:
+    master_key_id: str  # the current master key, wrapping every live client key afterwards
+    rewrapped: int  # client keys re-wrapped by this run
+    former_ids: list[str]  # the master keys they were wrapped by
+
+
+def rotate_master_key(
+    *, batch_size: int = 1_000, progress: Callable[[int], None] | None = None
+) -> Rotation:
+    """Re-wrap every client key still wrapped by a former master key (given in
+    OPTIN_AUDIT_MASTER_KEY_FALLBACKS) under the current one, batch by batch, each batch in its
+    own transaction. The log is not touched: its sealed values stay as they are, under the
+    same client keys. Destroyed keys (erasure) stay destroyed. Running it again re-wraps
+    nothing and logs nothing.
+
+    Raises DomainError `unknown_master_key`, before changing anything, when a live client key
+    is wrapped by a master key that is not configured."""
+    current = crypto.master_key_id()
+    known = crypto.master_keys()
+    live = ClientKey.objects.filter(destroyed_at__isnull=True).exclude(master_key_id=current)
+    unknown = sorted(
+        set(live.exclude(master_key_id__in=known).values_list("master_key_id", flat=True))
+    )
+    if unknown:
+        raise DomainError(
+            ErrorCode.UNKNOWN_MASTER_KEY,
+            _(
+                "Des clés clients sont chiffrées par une clé maîtresse non configurée "
+                "(%(ids)s) : donnez-la dans OPTIN_AUDIT_MASTER_KEY_FALLBACKS."
+            )
+            % {"ids": ", ".join(unknown)},
+        )
+    rewrapped, former = 0, set()
+    while True:
+        with transaction.atomic():
+            batch = list(
+                live.select_for_update()
+                .order_by("pk")[:batch_size]
+                .only("pk", "client_id", "wrapped_key", "master_key_id")
+            )
+            if not batch:
+                break
+            for row in batch:
+                key = crypto.unwrap(row.client_id, row.wrapped_key, None, row.master_key_id)
+                if key is None:  # an empty wrapped key: nothing left to protect
+                    key = b""
+                former.add(row.master_key_id)
+                row.wrapped_key = crypto.wrap(row.client_id, key) if key else b""
+                row.master_key_id = current
+            ClientKey.objects.bulk_update(batch, ["wrapped_key", "master_key_id"])
+        rewrapped += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    if rewrapped:
+        with transaction.atomic():
+            audit.append(
+                action="master_key.rotated",
+                actor=Actor.system("rotate_master_key"),
+                data={"master_key_id": current, "rewrapped": rewrapped, "from": sorted(former)},
+            )
+    return Rotation(master_key_id=current, rewrapped=rewrapped, former_ids=sorted(former))
 
 
 # --- unsubscribe links (R40) ------------------------------------------------------------------

@@ -245,6 +245,14 @@ OPTIN_BANK_NAME = env_str("OPTIN_BANK_NAME", "Banque Exemple")
 # Given as OPTIN_AUDIT_MASTER_KEY or OPTIN_AUDIT_MASTER_KEY_FILE; locally `make run` writes one
 # to var/keys/ (read only when neither variable is set).
 OPTIN_AUDIT_MASTER_KEY = env_secret("OPTIN_AUDIT_MASTER_KEY")
+# Former master keys (base64, comma-separated), still unwrapping the client keys they wrapped
+# until `manage.py rotate_master_key` has re-wrapped them all under the current one.
+# Given as OPTIN_AUDIT_MASTER_KEY_FALLBACKS or its _FILE, like the current key.
+OPTIN_AUDIT_MASTER_KEY_FALLBACKS = [
+    key.strip()
+    for key in (env_secret("OPTIN_AUDIT_MASTER_KEY_FALLBACKS") or "").split(",")
+    if key.strip()
+]
 OPTIN_LOCAL_MASTER_KEY_FILE = VAR_DIR / "keys" / "audit-master.key"
 # Ed25519 private key (PEM) signing checkpoints of the chain head, and where they are exported.
 OPTIN_CHECKPOINT_KEY_FILE = env_path(
