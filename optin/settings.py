@@ -183,6 +183,20 @@ OPTIN_LOGIN_MAX_FAILURES = env_int("OPTIN_LOGIN_MAX_FAILURES", 5, minimum=1)
 OPTIN_LOGIN_LOCKOUT_SECONDS = env_int("OPTIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 OPTIN_BACKUP_CODES = 10
 
+# HTTPS only in production: every HTTP request redirected, HSTS for a year on this host and
+# its subdomains, cookies sent over HTTPS only. Behind a load balancer that terminates TLS,
+# OPTIN_TLS_PROXY=true trusts its X-Forwarded-Proto header (it must set it on every request
+# and strip the client's own: nothing else may reach the application servers).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Joining the browsers' preload list binds the bank's whole domain: its decision, not ours.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("OPTIN_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True

@@ -16,6 +16,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# The test client and the live server speak plain HTTP (the production redirect is tested
+# by tests/test_https_settings.py, which turns it back on).
+SECURE_SSL_REDIRECT = False
 # Static files are served by runserver/whitenoise from collected files; tests need neither.
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
 # Tests travel in time (expiry after 30 days, birthdays) with a staff member logged in: the
