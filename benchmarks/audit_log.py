@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import dj_database_url
 import psycopg
 from psycopg import sql
-from report import PROJECT_DIR, REPORT_PATH, wrap, write_section
+from report import PROJECT_DIR, conclude, wrap
 
 if TYPE_CHECKING:
     from clients.models import Client
@@ -977,19 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(var_dir, ignore_errors=True)
 
     report = render(results)
-    print()
-    print(report)
-    if not args.no_docs:
-        write_section(SECTION_TITLE, report)
-        log(f"written to {REPORT_PATH.relative_to(PROJECT_DIR)}")
-    missed = [target for target, _measured, met in results.targets() if not met]
-    for target, measured, met in results.targets():
-        print(f"{'MET   ' if met else 'MISSED'}  {target}: {measured}")
-    if missed:
-        print(f"\n{len(missed)} target(s) missed.", file=sys.stderr)
-        return 1
-    print("\nAll targets met.")
-    return 0
+    return conclude(SECTION_TITLE, report, results.targets(), write_docs=not args.no_docs)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ from audit_log import (
     scratch_database,
     settle_database,
 )
-from report import PROJECT_DIR, REPORT_PATH, wrap, write_section
+from report import PROJECT_DIR, conclude, wrap
 from search import percentile
 
 SECTION_TITLE = "## Compliance pages"
@@ -1136,19 +1136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(var_dir, ignore_errors=True)
 
     report = render(results)
-    print()
-    print(report)
-    if not args.no_docs:
-        write_section(SECTION_TITLE, report)
-        log(f"written to {REPORT_PATH.relative_to(PROJECT_DIR)}")
-    missed = [target for target, _measured, met in results.targets() if not met]
-    for target, measured, met in results.targets():
-        print(f"{'MET   ' if met else 'MISSED'}  {target}: {measured}")
-    if missed:
-        print(f"\n{len(missed)} target(s) missed or not measured.", file=sys.stderr)
-        return 1
-    print("\nAll targets met.")
-    return 0
+    return conclude(SECTION_TITLE, report, results.targets(), write_docs=not args.no_docs)
 
 
 if __name__ == "__main__":

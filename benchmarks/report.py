@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -39,3 +40,23 @@ def write_section(title: str, section: str, path: Path = REPORT_PATH) -> None:
         text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def conclude(
+    title: str, report: str, targets: list[tuple[str, str, bool]], *, write_docs: bool
+) -> int:
+    """The end of every benchmark: print the report, write its section unless asked not to,
+    list each target (target, measured, met) and return the exit status (1 if one was missed)."""
+    print()
+    print(report)
+    if write_docs:
+        write_section(title, report)
+        print(f"written to {REPORT_PATH.relative_to(PROJECT_DIR)}", flush=True)
+    for target, measured, met in targets:
+        print(f"{'MET   ' if met else 'MISSED'}  {target}: {measured}")
+    missed = sum(not met for _target, _measured, met in targets)
+    if missed:
+        print(f"\n{missed} target(s) missed.", file=sys.stderr)
+        return 1
+    print("\nAll targets met.")
+    return 0

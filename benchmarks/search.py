@@ -57,7 +57,7 @@ from audit_log import (
     scratch_database,
 )
 from psycopg import sql
-from report import PROJECT_DIR, REPORT_PATH, wrap, write_section
+from report import conclude, wrap
 
 SECTION_TITLE = "## Customer search"
 DATABASE_SUFFIX = "_search"
@@ -599,19 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(var_dir, ignore_errors=True)
 
     report = render(figures, measures, machine, args.calls, load_average)
-    print()
-    print(report)
-    if not args.no_docs:
-        write_section(SECTION_TITLE, report)
-        log(f"written to {REPORT_PATH.relative_to(PROJECT_DIR)}")
-    missed = [m for m in measures if not m.met]
-    for m in measures:
-        print(f"{'MET   ' if m.met else 'MISSED'}  {m.label} ({m.scope}): {m.median:.1f} ms")
-    if missed:
-        print(f"\n{len(missed)} search(es) missed the target.", file=sys.stderr)
-        return 1
-    print("\nAll targets met.")
-    return 0
+    return conclude(
+        SECTION_TITLE,
+        report,
+        [(f"{m.label} ({m.scope})", f"{m.median:.1f} ms", m.met) for m in measures],
+        write_docs=not args.no_docs,
+    )
 
 
 if __name__ == "__main__":
