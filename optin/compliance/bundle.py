@@ -70,7 +70,7 @@ from optin.models import (
     text_sha256,
 )
 from optin.selectors import action_label
-from optin.templatetags.optin import phone
+from optin.templatetags.optin import paris_time, phone
 from signatures import files, pdf, sealing
 from signatures.models import ConsentForm, FormStatus, IdentityDocument, SigningMethod
 
@@ -896,12 +896,8 @@ def _check_full_run(verification: Verification) -> Check:
 
 
 def paris_text(moment: dt.datetime | None) -> str:
-    """R56: "03/02/2027 14:05:07 (UTC+01:00)", to the second."""
-    if moment is None:
-        return "—"
-    local = moment.astimezone(PARIS)
-    offset = local.strftime("%z")
-    return f"{local:%d/%m/%Y %H:%M:%S} (UTC{offset[:3]}:{offset[3:]})"
+    """R56: "03/02/2027 14:05:07 (UTC+01:00)", to the second; "—" for none."""
+    return paris_time(moment, seconds=True) or "—"
 
 
 def _channel_label(channel: str) -> str:

@@ -8,9 +8,10 @@ from typing import Any
 
 import phonenumbers
 from django import template
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from clients.models import PARIS
 
 register = template.Library()
 
@@ -31,14 +32,21 @@ def age(value: dt.timedelta | None) -> str:
     return _("%(n)d min") % {"n": seconds // 60}
 
 
+def paris_time(value: dt.datetime | None, *, seconds: bool = False) -> str:
+    """R56: a time in Europe/Paris with its offset, "23/11/2026 14:05 (UTC+01:00)", to the
+    second if asked (the proof bundle); "" for none."""
+    if value is None:
+        return ""
+    local = value.astimezone(PARIS)
+    offset = local.strftime("%z")
+    shown = f"{local:%d/%m/%Y %H:%M:%S}" if seconds else f"{local:%d/%m/%Y %H:%M}"
+    return f"{shown} (UTC{offset[:3]}:{offset[3:]})"
+
+
 @register.filter
 def paris(value: dt.datetime | None) -> str:
     """R56: a time in Europe/Paris with its offset, "23/11/2026 14:05 (UTC+01:00)"."""
-    if value is None:
-        return ""
-    local = timezone.localtime(value)
-    offset = local.strftime("%z")
-    return f"{local:%d/%m/%Y %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    return paris_time(value)
 
 
 @register.filter
