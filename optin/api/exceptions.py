@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from optin.api.throttling import AddressRateThrottle
 from optin.errors import DomainError
 
 # DRF exception class → our machine code.
@@ -59,6 +60,17 @@ def _is_duplicate_number(exc: DjangoValidationError) -> bool:
     return any(e.code == "duplicate" for e in errors)
 
 
+def _counted_against_address(
+    exc: exceptions.APIException, context: dict[str, Any]
+) -> exceptions.APIException:
+    """DRF checks the rate limits after the token and the scope, so a request without a valid
+    token never reaches them: its 401 counts against its address here, a 429 past the rate."""
+    throttle = AddressRateThrottle()
+    if throttle.allow_request(context["request"], context.get("view")):
+        return exc
+    return exceptions.Throttled(throttle.wait())
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
@@ -90,6 +102,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             error_body("invalid", _("Certains champs ne sont pas valides."), _messages(detail)),
             status=400,
         )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc = _counted_against_address(exc, context)
     if isinstance(exc, exceptions.APIException):
         set_rollback()
         code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
