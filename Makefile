@@ -31,7 +31,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy optin clients signatures
+	$(BIN)/mypy optin clients signatures privacy
 
 # The English catalogue: the French strings into locale/en (translate the new ones), compiled.
 messages: $(STAMP)

@@ -226,6 +226,7 @@ class Client(models.Model):
             ("record_consent", "Can record a consent decision for a client"),
             ("change_contact", "Can change a client's contact details"),
             ("change_capacity", "Can record a change of legal capacity"),
+            ("erase_client", "Can erase a customer's personal data (R64)"),
         ]
 
     def __str__(self) -> str:

@@ -12,8 +12,9 @@ from optin.audit import Actor
 from optin.models import ActorType
 
 # Permissions per role, as "app_label.codename". Advisors act on their branch's clients;
-# compliance reads everything and changes nothing; administrators manage reference data but
-# cannot alter the log or states (nobody can: they have no add/change/delete permission).
+# compliance reads everything and changes nothing, except that it carries out an erasure request
+# (R64: the log only grows); administrators manage reference data but cannot alter the log or
+# states (nobody can: they have no add/change/delete permission).
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.ADVISOR: (
         "clients.view_client",
@@ -40,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "optin.export_audit",
         "optin.produce_proof_bundle",
         "optin.view_recordaccess",
+        "clients.erase_client",  # R64, from the compliance pages
         "signatures.view_consentform",
         "signatures.download_consentform",
     ),

@@ -28,6 +28,7 @@ from optin import audit, policy
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
 from optin.models import Channel, ConsentState, ConsentStatus, Journey
+from optin.selectors import missing_client, on_suppression_list
 from optin.services import apply_event, lapse_consents
 from optin.transitions import Event
 
@@ -117,10 +118,16 @@ def create_client(
             "branch": branch.code,
             "status": client.status,
             "legal_capacity": client.legal_capacity,
-            "protection_measure": client.protection_measure,
             "objection_notice_shown": client.objection_notice_shown,
+            # R62: an address or number that objected before stays an objection for a
+            # professional's e-mail (R47 line 6) until the person grants again explicitly.
+            "on_suppression_list": on_suppression_list(
+                {channel: client.contact_point(channel) for channel in Channel.values}
+            ),
         },
-        personal=client.as_identity(),
+        # Which protection measure is sealed with the identity (R64): it says more about the
+        # person than the capacity the proof needs.
+        personal={**client.as_identity(), "protection_measure": client.protection_measure},
     )
     return client
 
@@ -138,7 +145,9 @@ def lock_client(client_number: str, expected_version: int | None = None) -> Clie
     """
     client = Client.objects.select_for_update().filter(client_number=client_number).first()
     if client is None:
-        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+        raise missing_client(client_number)
+    if client.erased_at is not None:  # R64: nothing personal is recorded again
+        raise DomainError(ErrorCode.ERASED, _("Les données de ce client ont été effacées."))
     if expected_version is not None and expected_version != client.version:
         raise DomainError(
             ErrorCode.CONFLICT,
@@ -275,13 +284,14 @@ def change_legal_capacity(
         client_id=client.pk,
         client_number=client.client_number,
         data={
-            "from": {"legal_capacity": before[0], "protection_measure": before[1]},
-            "to": {
-                "legal_capacity": client.legal_capacity,
-                "protection_measure": client.protection_measure,
-            },
+            "from": {"legal_capacity": before[0]},
+            "to": {"legal_capacity": client.legal_capacity},
         },
-        personal={"reference": reference.strip()},
+        personal={
+            "reference": reference.strip(),
+            "from": {"protection_measure": before[1]},
+            "to": {"protection_measure": client.protection_measure},
+        },
     )
     if client.is_protected and policy.LAPSE_ON_INCAPACITY:
         return lapse_consents(client=client, reason="legal_capacity", occurred_at=when)

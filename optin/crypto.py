@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 
-from optin.models import ClientKey
+from optin.models import ClientKey, KeyDestruction
 
 SEAL_PREFIX = "v1."
 _NONCE = 12
@@ -102,17 +102,27 @@ def _data_aad(client_id: int) -> bytes:
 
 _KEY_SQL = (
     "SELECT key_id, wrapped_key, destroyed_at, master_key_id FROM optin_clientkey "
-    "WHERE client_id = %s"
+    "WHERE client_id = %s AND destroyed_at IS NULL"
+)
+_ERASED_SQL = (
+    "SELECT key_id FROM optin_clientkey WHERE client_id = %s AND destroyed_at IS NOT NULL "
+    "AND destroyed_for <> 'retention' LIMIT 1"
 )
 
 
 def ensure_client_key(client_id: int) -> tuple[str, bytes | None]:
-    """The client's key id and data key, created if it never had one (in the caller's
-    transaction). A destroyed key (erasure) is never replaced: its key is None."""
-    # A plain query: it runs for every entry that carries personal data.
+    """The client's live key id and data key, created if it has none (in the caller's
+    transaction). After an erasure no key is created again: the key is None. A key destroyed
+    at the end of a proof's retention (R63) is replaced by a new one."""
+    # Plain queries: this runs for every entry that carries personal data.
     with connection.cursor() as cursor:
         cursor.execute(_KEY_SQL, [client_id])
         row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_ERASED_SQL, [client_id])
+            erased = cursor.fetchone()
+            if erased is not None:
+                return erased[0], None
     if row is not None:
         return row[0], unwrap(client_id, row[1], row[2], row[3])
     key = AESGCM.generate_key(bit_length=256)
@@ -194,27 +204,26 @@ class ClientKeyring:
     (`unseal` reads it for each value: a proof bundle opens hundreds)."""
 
     client_id: int
-    key_id: str  # "" when the client never had a key
-    key: bytes | None = field(repr=False)  # None: no key, or destroyed
-    destroyed: bool  # destroyed by an erasure (R64)
+    key_id: str  # the live key's id; "" when the client has none
+    key: bytes | None = field(repr=False)  # None: no live key
+    destroyed: bool  # the client's keys were destroyed by an erasure (R64)
 
     @classmethod
     def load(cls, client_id: int) -> ClientKeyring:
-        """The client's keyring, in one query."""
-        row = (
-            ClientKey.objects.filter(client_id=client_id)
-            .values_list("key_id", "wrapped_key", "destroyed_at", "master_key_id")
-            .first()
+        """The client's keyring, in one query. Values sealed under a key destroyed at the end
+        of their retention (R63) open as None, like those of an erased client."""
+        rows = ClientKey.objects.filter(client_id=client_id).values_list(
+            "key_id", "wrapped_key", "destroyed_at", "master_key_id", "destroyed_for"
         )
-        if row is None:
-            return cls(client_id, "", None, destroyed=False)
-        key_id, wrapped, destroyed_at, master_id = row
-        return cls(
-            client_id,
-            key_id,
-            unwrap(client_id, wrapped, destroyed_at, master_id),
-            destroyed=destroyed_at is not None,
-        )
+        live, erased = None, False
+        for key_id, wrapped, destroyed_at, master_id, destroyed_for in rows:
+            if destroyed_at is None:
+                live = (key_id, unwrap(client_id, wrapped, None, master_id))
+            elif destroyed_for != KeyDestruction.RETENTION:
+                erased = True
+        if live is None or erased:
+            return cls(client_id, "", None, destroyed=erased)
+        return cls(client_id, live[0], live[1], destroyed=False)
 
     def unseal(self, token: str) -> dict[str, Any] | None:
         """As `unseal`: the values, or None when sealed under a key the client no longer has

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"  # R48
     LINK_NOT_VALID = "link_not_valid"  # R36: a used, expired or superseded confirmation link
     UNKNOWN_MASTER_KEY = "unknown_master_key"  # a client key no configured master key unwraps
+    ERASED = "erased"  # R64: the client's data were erased; the number is known to the log only
+    FILE_DELETED = "file_deleted"  # R63, R64: a form's file was deleted, its hash kept
 
 
 class IneligibleReason(StrEnum):
@@ -48,6 +50,8 @@ HTTP_STATUS = {
     ErrorCode.UNKNOWN_CLIENT: 404,
     ErrorCode.UNKNOWN_FORM: 404,
     ErrorCode.NOT_ALLOWED: 403,
+    ErrorCode.ERASED: 410,
+    ErrorCode.FILE_DELETED: 410,
 }
 
 

@@ -285,23 +285,44 @@ class RecordAccess(models.Model):
         return f"staff:{self.staff_id} {self.client_number} {self.page}"
 
 
+class KeyDestruction(models.TextChoices):
+    """Why a client key was destroyed."""
+
+    ERASURE = "erasure", _("effacement")  # R64 (and R60/R61 purges): the person is gone
+    RETENTION = "retention", _("fin de conservation de la preuve")  # R63: proof expired
+
+
 class ClientKey(models.Model):
     """A client's data key, wrapped by the master key (R64: destroying it erases the data).
 
-    Referred to by client id, not a foreign key, like the log entries it protects.
+    Referred to by client id, not a foreign key, like the log entries it protects. A client has
+    at most one live key. An erasure destroys it for good: nothing personal is sealed for that
+    client again. The end of a proof's retention (R63) destroys it too, and the client's next
+    sealed value gets a new key.
     """
 
-    client_id = models.BigIntegerField(unique=True)
+    client_id = models.BigIntegerField()
     # Named in every value it seals, so a value sealed under a destroyed key reads as erased.
     key_id = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=16)
     created_at = models.DateTimeField(default=timezone.now)
     destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_for = models.CharField(
+        max_length=16, choices=KeyDestruction.choices, blank=True, default=""
+    )
 
     class Meta:
         verbose_name = _("clé client")
         verbose_name_plural = _("clés clients")
+        indexes = [models.Index(fields=["client_id"], name="clientkey_client_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_id"],
+                condition=Q(destroyed_at__isnull=True),
+                name="clientkey_one_live",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"key of client {self.client_id}"
@@ -328,12 +349,14 @@ class SuppressionEntry(models.Model):
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
     digest = models.CharField(max_length=64)
+    # The latest objection: the entry is kept OPTIN_SUPPRESSION_YEARS after it (R62).
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["channel", "digest"], name="suppression_unique")
         ]
+        indexes = [models.Index(fields=["created_at"], name="suppression_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.digest[:12]}"

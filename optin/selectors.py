@@ -89,8 +89,9 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
     """R47-R48: who may receive a commercial message on `channel`, with the reason.
 
     Answers in the order asked, each occurrence (duplicates included), unknown numbers as
-    `unknown_client`. Runs one query for the clients and their states (plus one for the
-    suppression list on e-mail when professionals are asked about), whatever the batch size.
+    `unknown_client`, the numbers of erased clients not created again as `erased`. Runs one
+    query for the clients and their states (plus one for the suppression list on e-mail when
+    professionals are asked about, one for the numbers not found), whatever the batch size.
     Raises DomainError for a wrong channel or a batch over 10,000 (never a partial answer).
     """
     if channel not in Channel.values:
@@ -113,6 +114,7 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
         .values(*_FIELDS, consent=F("state__status"))
     )
     found = {row["client_number"]: row for row in rows}
+    erased = erased_numbers(wanted - found.keys(), database)
     suppressed: set[str] = set()
     if channel in policy.B2B_OPT_OUT_CHANNELS:
         digests = {
@@ -132,7 +134,10 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
     answers = []
     for number in client_numbers:
         row = found.get(number) if isinstance(number, str) else None
-        reason = _reason(channel, row, today, number in suppressed)
+        if row is None and number in erased:
+            reason = Reason.ERASED
+        else:
+            reason = _reason(channel, row, today, number in suppressed)
         answers.append(
             Eligibility(
                 client_number=str(number),
@@ -141,6 +146,40 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
             )
         )
     return answers
+
+
+def erased_numbers(numbers: set[str], database: str = "default") -> set[str]:
+    """Which of these numbers (of no current client) belonged to a client since erased (R64):
+    the erasure's log entry keeps the number the client row gave up."""
+    if not numbers:
+        return set()
+    return set(
+        AuditEntry.objects.using(database)
+        .filter(_among(AuditEntry, "client_number", numbers, database))
+        .filter(action="client.erased")
+        .values_list("client_number", flat=True)
+    )
+
+
+def on_suppression_list(contact_points: dict[str, str]) -> list[str]:
+    """The channels whose contact point (by channel) is on the suppression list (R62)."""
+    digests = {
+        channel: suppression_digest(point) for channel, point in contact_points.items() if point
+    }
+    if not digests:
+        return []
+    listed = SuppressionEntry.objects.filter(
+        digest__in=set(digests.values()), channel__in=list(digests)
+    ).values_list("channel", "digest")
+    return sorted({channel for channel, digest in listed if digests.get(channel) == digest})
+
+
+def missing_client(client_number: str) -> DomainError:
+    """The refusal for a number no current client has: `erased` (410) when it was an erased
+    client's, else `unknown_client` (404)."""
+    if erased_numbers({client_number}):
+        return DomainError(ErrorCode.ERASED, _("Les données de ce client ont été effacées."))
+    return DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
 
 
 def _among(model: type[Model], field: str, values: set[str], database: str) -> Q | RawSQL:
@@ -227,6 +266,10 @@ ACTION_LABELS = {
     "form.superseded": gettext_lazy("formulaire remplacé"),
     "form.expired": gettext_lazy("formulaire expiré"),
     "form.downloaded": gettext_lazy("formulaire téléchargé"),
+    "form.files_deleted": gettext_lazy("fichiers du formulaire supprimés (conservation)"),
+    "client.erased": gettext_lazy("données du client effacées"),
+    "client.proof_expired": gettext_lazy("preuve expirée : clé du client détruite"),
+    "retention.purged": gettext_lazy("purge de conservation"),
     "wording.published": gettext_lazy("formulation publiée"),
     "wording.edited": gettext_lazy("formulation corrigée avant tout usage"),
     "wording.activated": gettext_lazy("formulation proposée à la collecte"),

@@ -196,15 +196,26 @@ def apply_event(
 
 def _update_suppression(channel: str, contact_point: str, status: str) -> None:
     """R62: an objection adds the contact point's keyed hash; an explicit grant removes it."""
-    if not contact_point:
-        return
-    digest = suppression_digest(contact_point)
     if status in (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN):
-        SuppressionEntry.objects.bulk_create(
-            [SuppressionEntry(channel=channel, digest=digest)], ignore_conflicts=True
-        )
-    elif status == ConsentStatus.GRANTED:
-        SuppressionEntry.objects.filter(channel=channel, digest=digest).delete()
+        add_to_suppression_list(channel, contact_point)
+    elif status == ConsentStatus.GRANTED and contact_point:
+        SuppressionEntry.objects.filter(
+            channel=channel, digest=suppression_digest(contact_point)
+        ).delete()
+
+
+def add_to_suppression_list(channel: str, contact_point: str) -> bool:
+    """R62: the contact point's keyed hash on the list for this channel, dated today (a new
+    objection starts its retention again). False when there is no contact point."""
+    if not contact_point:
+        return False
+    SuppressionEntry.objects.bulk_create(
+        [SuppressionEntry(channel=channel, digest=suppression_digest(contact_point))],
+        update_conflicts=True,
+        unique_fields=["channel", "digest"],
+        update_fields=["created_at"],
+    )
+    return True
 
 
 # --- decisions ------------------------------------------------------------------------------
@@ -326,7 +337,11 @@ def record_decision(
         )
     client = Client.objects.select_for_update().filter(client_number=client_number).first()
     if client is None:
-        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+        from optin.selectors import missing_client
+
+        raise missing_client(client_number)
+    if client.erased_at is not None:  # R64: its states stay withdrawn, nothing is recorded
+        raise DomainError(ErrorCode.ERASED, _("Les données de ce client ont été effacées."))
 
     evidence = dict(evidence or {})
     request_hash = ""

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "clients",
     "optin",
     "signatures",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["optin.api.parsers.JsonParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "optin.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "optin.api.throttling.ApiClientRateThrottle",
+        "optin.api.throttling.AddressRateThrottle",
+    ],
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": False,
@@ -288,6 +293,8 @@ OPTIN_CHECKPOINT_PUBLIC_KEY_FILE = env_str("OPTIN_CHECKPOINT_PUBLIC_KEY_PATH", "
 OPTIN_CHECKPOINT_DIR = env_path("OPTIN_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
 # Secret of the keyed hash of the suppression list (R62); falls back to SECRET_KEY locally.
 OPTIN_SUPPRESSION_KEY = env_secret("OPTIN_SUPPRESSION_KEY") or SECRET_KEY
+# R62: how long an objection's entry stays on the suppression list (at least 3 years).
+OPTIN_SUPPRESSION_YEARS = env_int("OPTIN_SUPPRESSION_YEARS", 3, minimum=3)
 
 # R21: clock-skew tolerance for occurred_at, and how old a digital act may be when recorded.
 OPTIN_CLOCK_SKEW_SECONDS = env_int("OPTIN_CLOCK_SKEW_SECONDS", 120, minimum=0)
@@ -329,6 +336,11 @@ OPTIN_PUBLIC_URL = env_str("OPTIN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("
 OPTIN_SMS_STOP_INSTRUCTION = env_str("OPTIN_SMS_STOP_INSTRUCTION", "STOP SMS : répondez STOP")
 # Requests per minute from one address on the public pages (unsubscribe, confirmation).
 OPTIN_PUBLIC_RATE_PER_MINUTE = env_int("OPTIN_PUBLIC_RATE_PER_MINUTE", 30, minimum=1)
+# Requests per minute to the API (optin/api/throttling.py), past which it answers 429: per API
+# client, above the 300 decisions a second one client must be able to send (PERFORMANCE.md);
+# per address for requests without a valid token (the schema, the docs, 401s).
+OPTIN_API_RATE_PER_MINUTE = env_int("OPTIN_API_RATE_PER_MINUTE", 20_000, minimum=1)
+OPTIN_API_ADDRESS_RATE_PER_MINUTE = env_int("OPTIN_API_ADDRESS_RATE_PER_MINUTE", 60, minimum=1)
 # The largest JSON body the API reads (an eligibility batch of 10,000 numbers is ~400 KB).
 OPTIN_API_MAX_BODY_BYTES = env_int("OPTIN_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
 # The most entries the integrity page verifies in one request (about 50,000 a second): a

@@ -130,6 +130,9 @@ class ConsentForm(models.Model):
     superseded_by = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="supersedes"
     )
+    # R63, R64: the files were deleted (retention or erasure); their SHA-256 stay above and in
+    # the log.
+    files_deleted_at = models.DateTimeField(_("fichiers supprimés le"), null=True, blank=True)
 
     objects = ConsentFormQuerySet.as_manager()
 

@@ -491,6 +491,29 @@ def end_forms_on_step(
         )
 
 
+def cancel_pending_forms(*, client: Client, actor: Actor, reason: str, journey: str) -> int:
+    """Cancel every pending form of a locked client (an erasure, R64), each logged as a
+    cancellation; their channels return to their prior state unless already moved. Returns
+    how many were cancelled."""
+    forms = list(
+        ConsentForm.objects.select_for_update()
+        .pending()
+        .filter(client=client)
+        .select_related("client")
+        .order_by("pk")
+    )
+    for form in forms:
+        _end_form(
+            form,
+            status=FormStatus.CANCELLED,
+            reason=reason,
+            actor=actor,
+            journey=journey,
+            occurred_at=timezone.now(),
+        )
+    return len(forms)
+
+
 def _locked_form(client_number: str, reference: str) -> tuple[Client, ConsentForm]:
     """The client and their pending form, both locked (client first, as every writer)."""
     client = lock_client(client_number)
@@ -980,6 +1003,11 @@ def record_download(*, form: ConsentForm, user: User, which: str) -> bytes:
         if which == "signed"
         else (form.pdf, form.pdf_sha256)
     )
+    if form.files_deleted_at is not None:
+        raise DomainError(
+            ErrorCode.FILE_DELETED,
+            _("Les fichiers de ce formulaire ont été supprimés ; leurs empreintes restent."),
+        )
     if not name:
         raise DomainError(ErrorCode.FORM_NOT_PENDING, _("Ce formulaire n'a pas de PDF signé."))
     if not Client.objects.visible_to(user).filter(pk=form.client_id).exists():

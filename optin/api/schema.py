@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -20,8 +21,15 @@ ERRORS = {
     "413": "Body over the size limit (`payload_too_large`).",
     "415": "Not `application/json` (`unsupported_media_type`).",
     "422": "Refused by a rule; `code` names it (`not_affirmative`, `ineligible_person`, …).",
+    "429": "Over the rate limit (`rate_limited`): nothing was done; retry after `Retry-After`.",
 }
-# The error answers each kind of operation can give, besides 401 and 403.
+RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "Seconds until the rate limit lets requests through again.",
+    }
+}
+# The error answers each kind of operation can give, besides 401, 403 and 429.
 _BY_KIND = {
     "read": ("400", "404"),
     "write": ("400", "404", "409", "413", "415", "422"),
@@ -63,11 +71,12 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         bodies: dict[str, Any] = super()._get_response_bodies(direction)
         kind = "write" if self.method in _WRITES else "read"
-        for status in ("401", "403", *_BY_KIND[kind]):
+        for status in ("401", "403", "429", *_BY_KIND[kind]):
             if status not in bodies:
                 bodies[status] = self._get_response_for_code(  # type: ignore[no-untyped-call]
                     OpenApiResponse(ErrorSerializer, description=ERRORS[status]),
                     status,
                     direction=direction,
                 )
+        bodies["429"]["headers"] = copy.deepcopy(RETRY_AFTER)
         return bodies

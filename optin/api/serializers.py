@@ -257,6 +257,37 @@ class DecisionOutput(serializers.Serializer):  # type: ignore[type-arg]
     effects = serializers.ListField(child=serializers.CharField())
 
 
+# --- erasure (R64) ---------------------------------------------------------------------------
+
+
+class ErasureInput(Strict):
+    """No field: the request is the customer's, the number in the path. An empty object (or no
+    body) is accepted; any field is refused like elsewhere."""
+
+
+class ErasureOutput(serializers.Serializer):  # type: ignore[type-arg]
+    client_number = serializers.CharField()
+    reason = serializers.ChoiceField(
+        choices=[("erasure_request", "erasure_request"), ("retention", "retention")],
+        help_text="erasure_request here; retention for a purge at the end of retention.",
+    )
+    erased_at = serializers.DateTimeField(help_text="When the data were erased (the first time).")
+    recorded = serializers.BooleanField(
+        help_text="False when the client was already erased: nothing was done (a repeat)."
+    )
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices),
+        help_text="The channels withdrawn by this call (empty on a repeat).",
+    )
+    forms_cancelled = serializers.IntegerField(help_text="Pending forms cancelled.")
+    forms_emptied = serializers.IntegerField(
+        help_text="Forms whose files and personal content were deleted (hashes kept)."
+    )
+    seq = serializers.IntegerField(
+        allow_null=True, help_text="The log entry of the erasure (client.erased)."
+    )
+
+
 # --- other reads ------------------------------------------------------------------------------
 
 

@@ -16,6 +16,11 @@ urlpatterns = [
         views.ClientHistoryApi.as_view(),
         name="api-client-history",
     ),
+    path(
+        "clients/<str:client_number>/erasure",
+        views.ClientErasureApi.as_view(),
+        name="api-client-erasure",
+    ),
     path("wordings", views.WordingListApi.as_view(), name="api-wordings"),
     path("eligibility", views.EligibilityApi.as_view(), name="api-eligibility"),
     path("optin-list", views.OptinListApi.as_view(), name="api-optin-list"),

@@ -33,6 +33,7 @@ from optin.errors import DomainError, ErrorCode
 from optin.mail import public_url
 from optin.models import ApiClient, ApiScope, Channel, Journey, Wording
 from optin.tokens import unsubscribe_tokens
+from privacy.services import erase_client
 
 READ, WRITE = ApiScope.CONSENTS_READ.value, ApiScope.CONSENTS_WRITE.value
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -41,6 +42,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Makes a retry safe (R37): a replay returns the first answer and records "
     "nothing; the same key with another body is a 409. At most 255 printable characters.",
+)
+# R64: the number of an erased client (not created again) answers 410 `erased` on every
+# operation on a client but the erasure itself (a repeat of which answers 200).
+ERASED = OpenApiResponse(
+    s.ErrorSerializer,
+    description="The client's data were erased (`erased`, R64); the number is known to the "
+    "log only.",
 )
 IF_MATCH_HEADER = OpenApiParameter(
     "If-Match",
@@ -95,7 +103,7 @@ def _client_or_404(client_number: str) -> Client:
         .first()
     )
     if client is None:
-        raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
+        raise selectors.missing_client(client_number)
     return client
 
 
@@ -147,7 +155,7 @@ class ClientDetailApi(Api):
     @extend_schema(
         operation_id="clients_read",
         summary="A client with its consents",
-        responses={200: s.ClientOutput},
+        responses={200: s.ClientOutput, 410: ERASED},
         tags=["clients"],
     )
     def get(self, request: Request, client_number: str) -> Response:
@@ -157,7 +165,7 @@ class ClientDetailApi(Api):
         operation_id="clients_change_contact",
         summary="Change or confirm contact data; answers the channels to invite",
         request=s.ClientChangeInput,
-        responses={200: s.ClientChangeOutput},
+        responses={200: s.ClientChangeOutput, 410: ERASED},
         parameters=[IF_MATCH_HEADER],
         tags=["clients"],
     )
@@ -196,7 +204,7 @@ class ClientConsentsApi(Api):
     @extend_schema(
         operation_id="consents_read",
         summary="The client's consent per channel",
-        responses={200: s.ConsentsOutput},
+        responses={200: s.ConsentsOutput, 410: ERASED},
         tags=["consents"],
     )
     def get(self, request: Request, client_number: str) -> Response:
@@ -218,6 +226,7 @@ class ClientConsentsApi(Api):
                 description="Nothing new to record (a repeat, R15), or the replay of such an "
                 "answer.",
             ),
+            410: ERASED,
         },
         parameters=[IDEMPOTENCY_HEADER],
         tags=["consents"],
@@ -259,7 +268,7 @@ class ClientHistoryApi(Api):
         operation_id="clients_history",
         summary="The client's log entries, in log order (keyset pages)",
         parameters=[s.HistoryQuery],
-        responses={200: s.HistoryOutput},
+        responses={200: s.HistoryOutput, 410: ERASED},
         tags=["audit"],
     )
     def get(self, request: Request, client_number: str) -> Response:
@@ -276,6 +285,27 @@ class ClientHistoryApi(Api):
                 "next_after": entries[-1].seq if more else None,
             }
         )
+
+
+class ClientErasureApi(Api):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="clients_erase",
+        summary="Erase the client's personal data at their request (R64)",
+        request=s.ErasureInput,
+        responses={200: s.ErasureOutput},
+        tags=["clients"],
+    )
+    def post(self, request: Request, client_number: str) -> Response:
+        """Withdraws both channels (journey `erasure_request`), puts the contact points on the
+        suppression list, cancels pending forms, destroys the client's data key and empties
+        the record; the number is freed, and afterwards answers 410 `erased` elsewhere.
+        Idempotent: a repeat answers 200 with `recorded` false and the first erasure's `seq`
+        and time (a retry after a lost answer is not an error)."""
+        s.ErasureInput(data=request.data).is_valid(raise_exception=True)
+        erasure = erase_client(client_number=client_number, actor=self.actor())
+        return Response({**erasure.as_dict(), "erased_at": s.utc_text(erasure.erased_at)})
 
 
 class WordingListApi(Api):

@@ -59,7 +59,6 @@ from optin.models import (
     ActorType,
     AuditEntry,
     Channel,
-    ClientKey,
     ConsentState,
     ConsentStatus,
     Journey,
@@ -818,6 +817,13 @@ def _check_forms(
 def _bundle_files(bundled: BundleForm, seq: int | None) -> list[Problem]:
     form = bundled.form
     found: list[Problem] = []
+    if form.files_deleted_at is not None:
+        # R63, R64: deleted by the retention purge or an erasure; the hashes stay.
+        bundled.notes.append(
+            _("fichiers supprimés le %(at)s (fin de conservation), empreintes au journal")
+            % {"at": paris_text(form.files_deleted_at)}
+        )
+        return found
     signed = form.status == FormStatus.SIGNED
     if form.pdf:
         try:
@@ -975,6 +981,8 @@ PERSONAL_LABELS: dict[str, Any] = {
     "birth_date": gettext_lazy("date de naissance"),
     "email": gettext_lazy("e-mail"),
     "mobile": gettext_lazy("mobile"),
+    "protection_measure": gettext_lazy("mesure de protection"),
+    "reference": gettext_lazy("référence"),
 }
 # Shown elsewhere in an entry's block: its journey, state change, actor and wordings.
 _SHOWN_APART = frozenset({audit.STATE_KEY, "journey", "actor_branch", "wording_sha256"})
@@ -1500,7 +1508,7 @@ class BundleSummary:
 
 
 def bundle_summary(client: Client) -> BundleSummary:
-    destroyed = ClientKey.objects.filter(client_id=client.pk, destroyed_at__isnull=False).exists()
+    destroyed = crypto.ClientKeyring.load(client.pk).destroyed
     counts = AuditEntry.objects.filter(client_id=client.pk).aggregate(
         n=models.Count("pk"), last=models.Max("seq")
     )

@@ -196,3 +196,36 @@ class DashboardFilterForm(forms.Form):
     def branch(self) -> Branch | None:
         code = self.cleaned_data.get("agence") if self.is_bound else None
         return self.branches.get(code) if code else None
+
+
+class ErasureForm(forms.Form):
+    """R64: the second confirmation of an erasure. The officer types the client number again
+    and ticks the box: an erasure cannot be undone, so a click alone never starts one."""
+
+    error_messages = {
+        "number_mismatch": _("Ce n'est pas le numéro de ce client : rien n'a été effacé."),
+    }
+
+    client_number = forms.CharField(
+        label=_("Numéro du client, saisi à nouveau"),
+        max_length=32,
+        help_text=_("Recopiez le numéro affiché en haut de la page."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    confirmed = forms.BooleanField(
+        label=_(
+            "Je confirme l'effacement des données personnelles de ce client. "
+            "Je sais qu'il est irréversible."
+        ),
+        error_messages={"required": _("Cochez la case pour confirmer l'effacement.")},
+    )
+
+    def __init__(self, *args: Any, expected: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+
+    def clean_client_number(self) -> str:
+        number: str = self.cleaned_data["client_number"]
+        if number != self.expected:
+            raise ValidationError(self.error_messages["number_mismatch"], code="number_mismatch")
+        return number

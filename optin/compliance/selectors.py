@@ -22,10 +22,19 @@ from django.db.models.expressions import RawSQL
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from clients.models import PARIS
+from clients.models import PARIS, Client
 from optin import audit
-from optin.models import ActorType, AuditEntry, Channel, ConsentStatus, Journey, RecordAccess
+from optin.models import (
+    ActorType,
+    AuditEntry,
+    Channel,
+    ConsentState,
+    ConsentStatus,
+    Journey,
+    RecordAccess,
+)
 from optin.selectors import action_label, marketing_database
+from signatures.models import ConsentForm
 
 PAGE_SIZE = 50
 
@@ -392,3 +401,84 @@ def actor_filter_value(text: str) -> str | None:
         return text
     found = staff_matching(text)
     return f"staff:{found[0]}" if found else None
+
+
+# --- erasure (R64) ---------------------------------------------------------------------------
+
+# privacy.services.ERASED_ACTION: the entry an erasure appends (optin does not import privacy).
+ERASED_ACTION = "client.erased"
+
+
+@dataclass(frozen=True)
+class ErasurePreview:
+    """What the erasure page shows before the officer confirms: the states the erasure will
+    withdraw, the forms it will cancel or empty, the entries it will leave sealed."""
+
+    states: list[tuple[str, str, ConsentState | None]]  # channel, its label, its state
+    pending_forms: int
+    forms: int
+    entries: int
+
+
+def erasure_preview(client: Client) -> ErasurePreview:
+    states = {s.channel: s for s in ConsentState.objects.filter(client=client)}
+    forms = ConsentForm.objects.filter(client=client)
+    return ErasurePreview(
+        states=[(value, str(label), states.get(value)) for value, label in Channel.choices],
+        pending_forms=forms.pending().count(),
+        forms=forms.count(),
+        entries=AuditEntry.objects.filter(client_id=client.pk).count(),
+    )
+
+
+def erasure_entry(*, client_number: str = "", client_id: int | None = None) -> AuditEntry | None:
+    """The last erasure of a client, by the number it gave up or by its row (whose number is
+    now `~<id>`); None when it was never erased."""
+    entries = AuditEntry.objects.filter(action=ERASED_ACTION)
+    if client_id is None:
+        entries = entries.filter(client_number=client_number)
+    else:
+        entries = entries.filter(client_id=client_id)
+    return entries.order_by("-seq").first()
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """An erasure as its log entry tells it, with the states the client row keeps."""
+
+    row: TrailRow
+    reason: str
+    channels: list[str]  # labels of the channels whose state changed
+    suppressed: list[str]  # labels of the channels put on the suppression list
+    forms_cancelled: int
+    forms_emptied: int
+    keys_destroyed: int
+    states: list[tuple[str, ConsentState | None]]  # channel label, its state now
+
+
+def erasure_record(seq: int) -> ErasureRecord | None:
+    entry = AuditEntry.objects.filter(seq=seq, action=ERASED_ACTION).first()
+    if entry is None:
+        return None
+    data = entry_data(entry)
+
+    def labels(key: str) -> list[str]:
+        values = data.get(key)
+        return [_choice_label(Channel, str(v)) for v in values] if isinstance(values, list) else []
+
+    def count(key: str) -> int:
+        value = data.get(key)
+        return value if isinstance(value, int) else 0
+
+    kept = ConsentState.objects.filter(client_id=entry.client_id) if entry.client_id else []
+    states = {s.channel: s for s in kept}
+    return ErasureRecord(
+        row=trail_rows([entry])[0],
+        reason=str(data.get("reason", "")),
+        channels=labels("channels"),
+        suppressed=labels("suppressed"),
+        forms_cancelled=count("forms_cancelled"),
+        forms_emptied=count("forms_emptied"),
+        keys_destroyed=count("keys_destroyed"),
+        states=[(str(label), states.get(value)) for value, label in Channel.choices],
+    )

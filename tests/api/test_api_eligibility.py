@@ -367,10 +367,11 @@ def test_r48_the_number_of_queries_does_not_grow_with_the_batch(
         ask(api, "email", small)
     more = [professional_factory() for _ in range(20)] + [client_factory() for _ in range(20)]
     large = [c.client_number for c in clients + more] * 50 + [f"UNKNOWN-{i}" for i in range(3_000)]
-    with django_assert_max_num_queries(len(one.captured_queries)):
+    # Unknown numbers add one query, however many: are they erased clients' (R64)?
+    with django_assert_max_num_queries(len(one.captured_queries) + 1):
         answers = ask(api, "email", large)
     assert len(answers) == len(large)
-    with django_assert_max_num_queries(len(one.captured_queries)):
+    with django_assert_max_num_queries(len(one.captured_queries) + 1):
         ask(api, "sms_push", large)
 
 

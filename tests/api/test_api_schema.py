@@ -36,6 +36,7 @@ OPERATIONS: dict[str, dict[str, str]] = {
     f"{V1}/clients/{{client_number}}": {"get": "consents:read", "patch": "consents:write"},
     f"{V1}/clients/{{client_number}}/consents": {"get": "consents:read", "post": "consents:write"},
     f"{V1}/clients/{{client_number}}/history": {"get": "audit:read"},
+    f"{V1}/clients/{{client_number}}/erasure": {"post": "consents:write"},
     f"{V1}/wordings": {"get": "consents:read"},
     f"{V1}/eligibility": {"post": "eligibility:read"},
     f"{V1}/optin-list": {"get": "optin-list:read"},

@@ -96,9 +96,14 @@ def test_the_capacity_change_is_logged_with_actor_measure_and_reference(customer
     (entry,) = entries("client.capacity_changed", customer)
     data = payload(entry)
     assert entry.actor_type == "administrator"
-    assert data["from"] == {"legal_capacity": "full", "protection_measure": ""}
-    assert data["to"] == {"legal_capacity": "protected", "protection_measure": "curatelle"}
-    assert personal_data(entry) == {"reference": "Jugement TJ Paris 26/777"}
+    assert data["from"] == {"legal_capacity": "full"}
+    assert data["to"] == {"legal_capacity": "protected"}
+    # Which measure is sealed with the judgment's reference (R64).
+    sealed = personal_data(entry)
+    assert sealed is not None
+    assert sealed["from"] == {"protection_measure": ""}
+    assert sealed["to"] == {"protection_measure": "curatelle"}
+    assert personal_data(entry)["reference"] == "Jugement TJ Paris 26/777"
     assert "26/777" not in entry.payload
 
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from clients.models import Client
 from clients.services import change_legal_capacity
+from optin.audit import personal_data
 from signatures.models import ConsentForm, FormStatus
 from tests.clients.helpers import entries, form_data, log_size, payload, states_of
 from tests.clients.pages import answer_in_branch, as_user, body, everything, visible_text
@@ -117,12 +118,14 @@ def test_the_confirmed_post_records_the_measure_and_ends_what_was_given(
     [changed] = entries("client.capacity_changed", customer)
     assert changed.seq == size + 1
     assert changed.actor_id == f"staff:{advisor.pk}"
-    assert payload(changed)["from"] == {"legal_capacity": "full", "protection_measure": ""}
-    assert payload(changed)["to"] == {
-        "legal_capacity": "protected",
-        "protection_measure": "curatelle",
+    assert payload(changed)["from"] == {"legal_capacity": "full"}
+    assert payload(changed)["to"] == {"legal_capacity": "protected"}
+    # The reference and which measure, sealed with the customer's key (R64).
+    assert personal_data(changed) == {
+        "reference": MEASURE["reference"],
+        "from": {"protection_measure": ""},
+        "to": {"protection_measure": "curatelle"},
     }
-    assert "personal" in payload(changed)  # the reference, sealed with the customer's key
 
     lapsed = entries("consent.lapsed", customer)
     assert sorted(e.channel for e in lapsed) == ["email", "sms_push"]
@@ -235,7 +238,7 @@ def test_lifting_a_measure_revives_nothing(
     customer.refresh_from_db()
     assert (customer.legal_capacity, customer.protection_measure) == ("full", "")
     [_measure, lifted] = entries("client.capacity_changed", customer)
-    assert payload(lifted)["to"] == {"legal_capacity": "full", "protection_measure": ""}
+    assert payload(lifted)["to"] == {"legal_capacity": "full"}
     assert states_of(customer) == {"email": "none", "sms_push": "none"}
     assert [e.seq for e in entries("consent.lapsed", customer)] == consents
     assert entries("consent.granted", customer)[-1].seq < lifted.seq

@@ -6,22 +6,28 @@ from __future__ import annotations
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from clients.models import Client
 from optin.compliance.bundle import bundle_summary, produce_proof_bundle
+from optin.compliance.selectors import erasure_entry
 
 
 @permission_required("optin.produce_proof_bundle", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def bundle(request: HttpRequest, client_number: str) -> HttpResponse:
     """GET: what the bundle will hold. POST: the ZIP, its production logged (it writes)."""
-    client = get_object_or_404(
-        Client.objects.visible_to(request.user).select_related("branch"),
-        client_number=client_number,
-    )
+    clients = Client.objects.visible_to(request.user).select_related("branch")
+    client = clients.filter(client_number=client_number).first()
+    if client is None:
+        # An erased customer gave up their number (R64); their proof is found by it still.
+        erased = erasure_entry(client_number=client_number)
+        if erased is None or erased.client_id is None:
+            raise Http404
+        row = get_object_or_404(clients, pk=erased.client_id)
+        return redirect("compliance:bundle", client_number=row.client_number)
     if request.method == "POST":
         if not isinstance(request.user, User):
             raise PermissionDenied
