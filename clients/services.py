@@ -32,6 +32,9 @@ from optin.selectors import missing_client, on_suppression_list
 from optin.services import apply_event, lapse_consents
 from optin.transitions import Event
 
+# R60: the contact-update journeys that the person starts themselves (not the back office).
+CONTACT_FROM_THE_PERSON = frozenset({Journey.BRANCH_CONTACT_UPDATE, Journey.DIGITAL_CONTACT_UPDATE})
+
 
 def _clean_contacts(email: str | None, mobile: str | None) -> dict[str, str]:
     """Normalise the given contact points (R66, R67); "" removes one, None leaves it."""
@@ -216,6 +219,9 @@ def change_contact_details(
         )
     if changed:
         _touch(client, "email", "mobile")
+    if touched and journey in CONTACT_FROM_THE_PERSON:
+        # R60: the person updated their details (in branch or online): a contact from them.
+        Client.objects.filter(pk=client.pk).update(last_contact_at=timezone.now())
     if Channel.EMAIL in changed:
         _end_pending_confirmation(client)
     invite: list[str] = []

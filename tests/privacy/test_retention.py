@@ -290,3 +290,26 @@ def test_two_runs_never_overlap_on_postgresql(branch: Any) -> None:
             run(2026, 1, 1, 12)
     assert not erased(prospect)
     assert run(2026, 1, 1, 12).prospects == ["P7"]
+
+
+def test_updating_their_details_is_a_contact_from_the_prospect(branch: Any, web: Any) -> None:
+    """R60: a contact update in branch or online restarts the period; the back office's
+    does not."""
+    from clients.services import change_contact_details
+
+    make(branch, "P6", 2027, 5, 10, 15)
+    make(branch, "P5", 2027, 5, 10, 15)
+    with time_machine.travel(paris(2029, 1, 10, 9), tick=False):
+        change_contact_details(
+            actor=web,
+            client_number="P6",
+            email="nouvelle.adresse@exemple.fr",
+            journey="digital_contact_update",
+        )
+        change_contact_details(
+            actor=web, client_number="P5", email="autre.adresse@exemple.fr", journey="back_office"
+        )
+
+    assert run(2030, 5, 10, 12).prospects == ["P5"]
+    assert run(2032, 1, 9, 12).prospects == []
+    assert run(2032, 1, 10, 12).prospects == ["P6"]
