@@ -40,7 +40,7 @@ from privacy.services import (
     delete_files,
     destroy_keys,
     empty_form,
-    erase_client,
+    erase_locked,
     pseudonym,
 )
 from signatures.models import ConsentForm, FormStatus
@@ -277,17 +277,12 @@ def _purge(now: dt.datetime, progress: Callable[[int], None]) -> PurgeReport:
         (prospects_due(cut), report.prospects),
         (former_customers_due(cut), report.former_customers),
     ):
-        for number in list(queryset.values_list("client_number", flat=True)):
+        for pk, number in list(queryset.values_list("pk", "client_number")):
             with transaction.atomic():
-                # Re-checked under the client's lock: a contact may have come in meanwhile.
-                still = queryset.select_for_update().filter(client_number=number).exists()
-                if still:
-                    erase_client(
-                        client_number=number,
-                        actor=ACTOR,
-                        reason=ErasureReason.RETENTION,
-                        now=now,
-                    )
+                # Locked by what makes it due: a contact may have come in meanwhile.
+                client = queryset.select_for_update().filter(pk=pk).first()
+                if client is not None:
+                    erase_locked(client, actor=ACTOR, reason=ErasureReason.RETENTION, now=now)
                     done.append(number)
             progress(1)
     for reference in list(unsigned_pdfs_due(cut).values_list("reference", flat=True)):

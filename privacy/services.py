@@ -37,12 +37,13 @@ from optin.models import (
     Channel,
     ClientKey,
     ConsentState,
+    ConsentStatus,
     Journey,
     KeyDestruction,
 )
 from optin.services import PERSONAL_EVIDENCE, add_to_suppression_list, apply_event
 from optin.transitions import Event
-from signatures.models import ConsentForm
+from signatures.models import ConsentForm, FormStatus
 from signatures.services import cancel_pending_forms
 
 logger = logging.getLogger(__name__)
@@ -128,21 +129,42 @@ def erase_client(
     Erasing an erased client writes nothing (`recorded` False). Raises DomainError
     `unknown_client` for a number the system never knew.
     """
-    now = now or timezone.now()
     client = Client.objects.select_for_update().filter(client_number=client_number).first()
     if client is None:
         previous = _previous_erasure(client_number)
         if previous is None:
             raise DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
         return previous
-    pending_forms = ConsentForm.objects.pending().filter(client=client).count()
+    return erase_locked(client, actor=actor, reason=reason, now=now or timezone.now())
+
+
+# The states each erasure leaves alone (no entry would be written for them).
+_UNCHANGED = {
+    ErasureReason.REQUEST: frozenset({ConsentStatus.WITHDRAWN}),
+    ErasureReason.RETENTION: frozenset(
+        {ConsentStatus.NONE, ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN}
+    ),
+}
+
+
+def erase_locked(
+    client: Client, *, actor: Actor, reason: ErasureReason, now: dt.datetime
+) -> Erasure:
+    """`erase_client` for a client row the caller locked (select_for_update) inside its
+    transaction: the purge locks its candidates by what makes them due."""
+    forms = list(ConsentForm.objects.filter(client=client).values_list("status", flat=True))
+    pending_forms = sum(status == FormStatus.PENDING for status in forms)
     # Both state rows locked first, in a fixed order, before the log's lock (no deadlock).
-    list(ConsentState.objects.select_for_update().filter(client=client).order_by("channel"))
+    states = list(
+        ConsentState.objects.select_for_update().filter(client=client).order_by("channel")
+    )
     changed = []
-    for channel in Channel.values:
+    for state in states:
+        if state.status in _UNCHANGED[reason]:
+            continue
         _step, _state, entry = apply_event(
             client=client,
-            channel=channel,
+            channel=state.channel,
             event=Event.WITHDRAW if reason == ErasureReason.REQUEST else Event.LAPSE,
             actor=actor,
             journey=Journey.ERASURE_REQUEST,
@@ -150,19 +172,21 @@ def erase_client(
             data={"reason": str(reason)},
         )
         if entry is not None:
-            changed.append(channel)
+            changed.append(state.channel)
     suppressed = []
     if reason == ErasureReason.REQUEST:
         for channel in Channel.values:
             if add_to_suppression_list(channel, client.contact_point(channel)):
                 suppressed.append(channel)
-    # Forms still pending (a channel already withdrawn keeps none, but a form may outlive a
-    # state changed by another path): cancelled and logged like any cancellation.
-    cancel_pending_forms(
-        client=client, actor=actor, reason="erasure", journey=Journey.ERASURE_REQUEST
-    )
+    emptied = 0
+    if forms:
+        # Forms still pending (a form may outlive a state changed by another path): cancelled
+        # and logged like any cancellation.
+        cancel_pending_forms(
+            client=client, actor=actor, reason="erasure", journey=Journey.ERASURE_REQUEST
+        )
+        emptied = _empty_forms(ConsentForm.objects.filter(client=client), now)
     cancelled = pending_forms
-    emptied = _empty_forms(ConsentForm.objects.filter(client=client), now)
     keys = destroy_keys(client.pk, KeyDestruction.ERASURE, now)
     number = client.client_number
     _replace_personal_fields(client, now)
