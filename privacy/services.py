@@ -186,7 +186,6 @@ def erase_locked(
             client=client, actor=actor, reason="erasure", journey=Journey.ERASURE_REQUEST
         )
         emptied = _empty_forms(ConsentForm.objects.filter(client=client), now)
-    cancelled = pending_forms
     keys = destroy_keys(client.pk, KeyDestruction.ERASURE, now)
     number = client.client_number
     _replace_personal_fields(client, now)
@@ -201,7 +200,7 @@ def erase_locked(
             "reason": str(reason),
             "channels": changed,
             "suppressed": suppressed,
-            "forms_cancelled": cancelled,
+            "forms_cancelled": pending_forms,
             "forms_emptied": emptied,
             "keys_destroyed": keys,
         },
@@ -212,7 +211,7 @@ def erase_locked(
         erased_at=now,
         recorded=True,
         channels=changed,
-        forms_cancelled=cancelled,
+        forms_cancelled=pending_forms,
         forms_emptied=emptied,
         seq=entry.seq,
     )
