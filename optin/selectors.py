@@ -148,6 +148,21 @@ def eligibility(channel: str, client_numbers: Sequence[str]) -> list[Eligibility
     return answers
 
 
+# The entry an erasure appends (privacy.services), under the number the client row gave up.
+ERASED_ACTION = "client.erased"
+
+
+def erasure_entry(*, client_number: str = "", client_id: int | None = None) -> AuditEntry | None:
+    """The last erasure of a client, by the number it gave up or by its row (whose number is
+    now `~<id>`); None when it was never erased."""
+    entries = AuditEntry.objects.filter(action=ERASED_ACTION)
+    if client_id is None:
+        entries = entries.filter(client_number=client_number)
+    else:
+        entries = entries.filter(client_id=client_id)
+    return entries.order_by("-seq").first()
+
+
 def erased_numbers(numbers: set[str], database: str = "default") -> set[str]:
     """Which of these numbers (of no current client) belonged to a client since erased (R64):
     the erasure's log entry keeps the number the client row gave up."""
@@ -156,7 +171,7 @@ def erased_numbers(numbers: set[str], database: str = "default") -> set[str]:
     return set(
         AuditEntry.objects.using(database)
         .filter(_among(AuditEntry, "client_number", numbers, database))
-        .filter(action="client.erased")
+        .filter(action=ERASED_ACTION)
         .values_list("client_number", flat=True)
     )
 
@@ -177,7 +192,7 @@ def on_suppression_list(contact_points: dict[str, str]) -> list[str]:
 def missing_client(client_number: str) -> DomainError:
     """The refusal for a number no current client has: `erased` (410) when it was an erased
     client's, else `unknown_client` (404)."""
-    if erased_numbers({client_number}):
+    if erasure_entry(client_number=client_number) is not None:
         return DomainError(ErrorCode.ERASED, _("Les données de ce client ont été effacées."))
     return DomainError(ErrorCode.UNKNOWN_CLIENT, _("Client inconnu."))
 

@@ -33,7 +33,6 @@ from optin import audit
 from optin.audit import Actor
 from optin.errors import DomainError, ErrorCode
 from optin.models import (
-    AuditEntry,
     Channel,
     ClientKey,
     ConsentState,
@@ -41,6 +40,7 @@ from optin.models import (
     Journey,
     KeyDestruction,
 )
+from optin.selectors import ERASED_ACTION, erasure_entry
 from optin.services import PERSONAL_EVIDENCE, add_to_suppression_list, apply_event
 from optin.transitions import Event
 from signatures.models import ConsentForm, FormStatus
@@ -48,7 +48,6 @@ from signatures.services import cancel_pending_forms
 
 logger = logging.getLogger(__name__)
 
-ERASED_ACTION = "client.erased"
 # What the client row's last name reads after an erasure (the first name is emptied).
 ERASED_NAME = "[effacé]"
 # The file fields of a form, deleted by an erasure or at the end of the proof's retention.
@@ -92,11 +91,7 @@ class Erasure:
 
 
 def _previous_erasure(client_number: str) -> Erasure | None:
-    entry = (
-        AuditEntry.objects.filter(client_number=client_number, action=ERASED_ACTION)
-        .order_by("-seq")
-        .first()
-    )
+    entry = erasure_entry(client_number=client_number)
     if entry is None:
         return None
     return Erasure(

@@ -33,7 +33,7 @@ from optin.models import (
     Journey,
     RecordAccess,
 )
-from optin.selectors import action_label, marketing_database
+from optin.selectors import ERASED_ACTION, action_label, marketing_database
 from signatures.models import ConsentForm
 
 PAGE_SIZE = 50
@@ -405,9 +405,6 @@ def actor_filter_value(text: str) -> str | None:
 
 # --- erasure (R64) ---------------------------------------------------------------------------
 
-# privacy.services.ERASED_ACTION: the entry an erasure appends (optin does not import privacy).
-ERASED_ACTION = "client.erased"
-
 
 @dataclass(frozen=True)
 class ErasurePreview:
@@ -429,17 +426,6 @@ def erasure_preview(client: Client) -> ErasurePreview:
         forms=forms.count(),
         entries=AuditEntry.objects.filter(client_id=client.pk).count(),
     )
-
-
-def erasure_entry(*, client_number: str = "", client_id: int | None = None) -> AuditEntry | None:
-    """The last erasure of a client, by the number it gave up or by its row (whose number is
-    now `~<id>`); None when it was never erased."""
-    entries = AuditEntry.objects.filter(action=ERASED_ACTION)
-    if client_id is None:
-        entries = entries.filter(client_number=client_number)
-    else:
-        entries = entries.filter(client_id=client_id)
-    return entries.order_by("-seq").first()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from clients.models import Client
 from optin.compliance.bundle import bundle_summary, produce_proof_bundle
-from optin.compliance.selectors import erasure_entry
+from optin.selectors import erasure_entry
 
 
 @permission_required("optin.produce_proof_bundle", raise_exception=True)

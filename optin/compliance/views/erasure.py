@@ -21,6 +21,7 @@ from optin.compliance import selectors
 from optin.compliance.forms import ErasureForm
 from optin.errors import DomainError
 from optin.forms import add_service_error
+from optin.selectors import erasure_entry
 from privacy.services import erase_client
 
 PERMISSION = "clients.erase_client"
@@ -62,9 +63,9 @@ def _already_erased(
     """The number of an erased customer (freed, or the row's `~<id>`): its erasure, never a
     second one; a number never known is a 404."""
     if client is not None:
-        entry = selectors.erasure_entry(client_id=client.pk)
+        entry = erasure_entry(client_id=client.pk)
     else:
-        entry = selectors.erasure_entry(client_number=client_number)
+        entry = erasure_entry(client_number=client_number)
     if entry is None:
         raise Http404
     if request.method == "POST":  # a repeated submission: what the first one did
